@@ -1,0 +1,2 @@
+import KDCore
+print("kd-tool")
