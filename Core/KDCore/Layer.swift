@@ -9,6 +9,11 @@ public final class Parameter: @unchecked Sendable {
     public let grad: Tensor
     /// A frozen parameter receives no gradient and is skipped by the optimisers.
     public var frozen = false
+    /// How the value is laid out in checkpoint files, when that differs from memory: the file tensor is
+    /// the memory tensor with its axes permuted by this list (file axis i = memory axis `filePermutation[i]`).
+    /// Conv2D keeps weights as (Out, kH, kW, In) in memory and writes PyTorch's (Out, In, kH, kW),
+    /// i.e. `[0, 3, 1, 2]`, so checkpoints are interchangeable with other tools.
+    public var filePermutation: [Int]? = nil
 
     public init(_ name: String, shape: [Int]) {
         self.name = name
