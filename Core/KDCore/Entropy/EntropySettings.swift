@@ -1,0 +1,155 @@
+import Foundation
+
+/// Every setting of the entropy engine (SPEC.md §2). Recorded next to every map it produces.
+///
+/// Defaults follow the authors' code (`direct` parameterisation, K = 96, 80 steps, lr 1e-4, α = 7,
+/// φ = ReLU, R = mean over units, entropy pinning at −2.8 nats), so that numbers are comparable to the
+/// paper's. `EntropySettings.fast` is the `log` parameterisation with Adam, which converges in fewer,
+/// cheaper steps and is what the quickstart uses; its choice is recorded like any other.
+public struct EntropySettings: Codable, Hashable, Sendable {
+    public enum Parameterization: String, Codable, Sendable, CaseIterable {
+        /// σ stored directly, clamped to [σmin, σmax] before every forward pass, plain SGD (authors' code).
+        case direct
+        /// s = log σ, optimised with Adam; no clamping needed.
+        case log
+    }
+    public enum FeatureTransform: String, Codable, Sendable, CaseIterable {
+        /// φ(f) = f.
+        case identity
+        /// φ(f) = max(f, 0), as the authors' code compares relu(f).
+        case relu
+    }
+    public enum Reduction: String, Codable, Sendable, CaseIterable {
+        /// R = mean over units (authors' code): α is per unit.
+        case mean
+        /// R = Σ over units (the paper's equation): α scales with the unit count.
+        case sum
+    }
+    /// The authors' entropy-pinning rule: comparisons between networks are fair only at the same
+    /// overall entropy level.
+    public struct Pinning: Codable, Hashable, Sendable {
+        /// Target mean entropy over units, in nats (authors: −2.8).
+        public var target: Double = -2.8
+        /// The step (0-based) at which α is raised when the mean H has not yet exceeded the target (authors: 59).
+        public var checkStep: Int = 59
+        /// The factor applied to α at `checkStep` (authors: 1.5).
+        public var alphaFactor: Float = 1.5
+        /// A chosen snapshot within this many nats of the target counts as "target reached".
+        public var tolerance: Double = 0.05
+        public init(target: Double = -2.8, checkStep: Int = 59, alphaFactor: Float = 1.5, tolerance: Double = 0.05) {
+            self.target = target; self.checkStep = checkStep; self.alphaFactor = alphaFactor; self.tolerance = tolerance
+        }
+    }
+
+    public var parameterization: Parameterization = .direct
+    /// Optimisation steps T.
+    public var steps: Int = 80
+    /// Noise samples K per step, run through the network as one batch.
+    public var noiseSamples: Int = 96
+    /// Weight α of the entropy term.
+    public var alpha: Float = 7
+    /// Learning rate; nil means the parameterisation's default (direct: 1e-4 SGD, log: 0.01 Adam).
+    public var learningRate: Float? = nil
+    /// Initial σ for every unit (authors: 0.01).
+    public var initialSigma: Float = 0.01
+    /// Clamp range of σ for the `direct` parameterisation (authors: [0.001, 1]).
+    public var sigmaMin: Float = 0.001
+    public var sigmaMax: Float = 1
+    /// τ of δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖², in normalised input units.
+    public var tau: Float = 0.01
+    public var featureTransform: FeatureTransform = .relu
+    public var reduction: Reduction = .mean
+    /// nil disables pinning: the final σ is returned.
+    public var pinning: Pinning? = Pinning()
+    /// Seed of the noise; each input's stream is derived from it and the input's id, so results do not
+    /// depend on the order or thread in which inputs are analysed.
+    public var seed: UInt64 = 2020
+    /// The loss counts as flattened when the mean of its last `window` steps differs from the mean of
+    /// the `window` before by at most this fraction.
+    public var flatTolerance: Double = 0.02
+
+    public init() {}
+
+    /// The `log` parameterisation with Adam (lr 0.01), K = 16, 200 steps: the setting BENCHMARKS.md times.
+    public static var fast: EntropySettings {
+        var s = EntropySettings()
+        s.parameterization = .log
+        s.noiseSamples = 16
+        s.steps = 200
+        s.pinning = Pinning(checkStep: 149)
+        return s
+    }
+
+    public var effectiveLearningRate: Float {
+        learningRate ?? (parameterization == .direct ? 1e-4 : 0.01)
+    }
+
+    /// One line naming every setting, for tables and logs.
+    public var summary: String {
+        var s = "sigma-param=\(parameterization.rawValue) T=\(steps) K=\(noiseSamples) alpha=\(alpha) lr=\(effectiveLearningRate) "
+        s += "sigma0=\(initialSigma) tau=\(tau) phi=\(featureTransform.rawValue) R=\(reduction.rawValue) "
+        if let p = pinning { s += "pin=\(p.target)@\(p.checkStep)x\(p.alphaFactor)" } else { s += "pin=off" }
+        return s + " seed=\(seed)"
+    }
+
+    /// Checks ranges; the error says which setting and what is allowed.
+    public func validate() throws {
+        func fail(_ name: String, _ why: String) -> EntropyError { .invalidSetting(name: name, reason: why) }
+        if steps < 1 { throw fail("steps", "must be at least 1, got \(steps)") }
+        if noiseSamples < 1 { throw fail("noise-samples", "must be at least 1, got \(noiseSamples)") }
+        if !(alpha.isFinite && alpha >= 0) { throw fail("alpha", "must be a finite number ≥ 0, got \(alpha)") }
+        if !(effectiveLearningRate > 0 && effectiveLearningRate.isFinite) { throw fail("learning-rate", "must be > 0") }
+        if !(initialSigma > 0) { throw fail("initial-sigma", "must be > 0, got \(initialSigma)") }
+        if !(sigmaMin > 0 && sigmaMin < sigmaMax) { throw fail("sigma-min/max", "need 0 < min < max, got [\(sigmaMin), \(sigmaMax)]") }
+        if !(tau > 0) { throw fail("tau", "must be > 0, got \(tau)") }
+        if let p = pinning, !(p.target.isFinite && p.alphaFactor > 0 && p.checkStep >= 0) {
+            throw fail("pinning", "target must be finite, factor > 0, step ≥ 0")
+        }
+    }
+}
+
+/// Errors of the entropy engine. Per-input failures are reported and the input skipped, never dropped silently.
+public enum EntropyError: Error, CustomStringConvertible, Equatable {
+    case invalidSetting(name: String, reason: String)
+    /// δ_f² = 0: the tap does not react to small noise on this input (e.g. every ReLU output is 0).
+    case insensitiveFeature(inputID: String)
+    case shapeMismatch(inputID: String, expected: [Int], found: [Int])
+    case nonFinite(inputID: String, step: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidSetting(name, reason):
+            return "invalid entropy setting \(name): \(reason)"
+        case let .insensitiveFeature(id):
+            return "input \(id) cannot be analysed: δ_f² = 0 (the tap's output does not change under small noise; with φ = relu every tap unit may be inactive). It is reported and skipped."
+        case let .shapeMismatch(id, e, f):
+            return "input \(id) has shape \(f), the model expects \(e)"
+        case let .nonFinite(id, step):
+            return "input \(id): the entropy optimisation produced a non-finite value at step \(step); try a smaller learning rate"
+        }
+    }
+}
+
+/// The engine's output for one input, tap and checkpoint (SPEC.md §2 "Output").
+public struct EntropyMap: Codable, Sendable, Equatable {
+    public var inputID: String
+    /// H_i = log σ_i + ½ log(2πe), nats, one per unit, of the chosen snapshot.
+    public var entropies: [Float]
+    /// δ_f², the normaliser of the feature loss.
+    public var sigmaF2: Double
+    /// The loss at the chosen snapshot: E‖φ(f(x'))−φ(f*)‖²/δ_f² − α·R(H).
+    public var finalLoss: Double
+    /// The feature part of that loss alone.
+    public var finalFeatureLoss: Double
+    /// The step whose σ was returned (0-based), and the α in force at it.
+    public var chosenStep: Int
+    public var alphaUsed: Float
+    /// Mean H over units of the chosen snapshot.
+    public var meanEntropy: Double
+    /// Whether the loss had flattened by the last step.
+    public var lossFlattened: Bool
+    /// Whether pinning was on and the chosen snapshot's mean H is within tolerance of the target.
+    public var pinningReached: Bool
+    /// Neither flattened nor reached the target: treat with care (SPEC.md §2 "Convergence").
+    public var flagged: Bool { !lossFlattened && !pinningReached }
+}
