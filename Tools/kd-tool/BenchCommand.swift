@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import KDCore
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run one of the fixed benchmark workloads of BENCHMARKS.md and print its figures in a stable form.",
+        discussion: """
+        gemm: square sgemm throughput on all cores (the yardstick). e1, e2, e3: the entropy step's whole σ \
+        optimisation for the image, point and token workloads, in seconds per sample and useful GFLOP/s. \
+        t1: one epoch of SGD training of vgg-s, in samples per second.
+        """)
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable {
+        case gemm
+    }
+
+    @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var workload: Workload
+
+    @Option(help: "Timed repetitions after the warm-up (at least 5 for a stated figure).")
+    var repeats: Int = 5
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1 (5 or more for a stated figure)") }
+    }
+
+    func run() throws {
+        switch workload {
+        case .gemm:
+            let r = GEMMBenchmark.run(size: 2048, repeats: max(repeats, 5))
+            print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) OpenBLAS threads, median of \(r.samples.count))")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import KDCore
-print("kd-tool")

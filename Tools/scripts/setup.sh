@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything kd-tool needs on a fresh Debian machine (root, or sudo available): the C libraries it
+# links, and the Debian data packages of ../shared/docs/DATA.md used by the built-in default dataset.
+# Safe to run again: packages already present are skipped.
+set -euo pipefail
+packages=(
+  pkg-config
+  libopenblas-dev libpng-dev libarchive-dev libjpeg62-turbo-dev libsqlite3-dev zlib1g-dev
+  dataset-fashion-mnist   # Fashion-MNIST, the objects of the default composite dataset
+  mate-backgrounds        # real photographs, the backgrounds of the default composite dataset
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
