@@ -122,7 +122,8 @@ public final class MultiHeadSelfAttention: Layer {
         return inProjection.backward(dqkv, inContext)
     }
 
-    /// In-place softmax of each row, shifted by the row maximum so exp never overflows.
+    /// In-place softmax of each row, shifted by the row maximum so every exponent is ≤ 0 (no overflow,
+    /// and ``FastMath/expNonPositive(_:)`` applies).
     @inline(__always)
     static func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
         for r in 0..<rows {
@@ -130,7 +131,7 @@ public final class MultiHeadSelfAttention: Layer {
             var top = row[0]
             for j in 1..<columns where row[j] > top { top = row[j] }
             var sum: Float = 0
-            for j in 0..<columns { let v = expf(row[j] - top); row[j] = v; sum += v }
+            for j in 0..<columns { let v = FastMath.expNonPositive(row[j] - top); row[j] = v; sum += v }
             let inv = 1 / sum
             for j in 0..<columns { row[j] *= inv }
         }
