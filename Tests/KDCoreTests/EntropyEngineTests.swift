@@ -46,7 +46,7 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
 
     @Test func bothParameterisationsGiveTheSameRanking() throws {
         let w: [Float] = [3, 0.5, 8, 1.5, 5]   // expected H ranking: unit 1 > 3 > 0 > 4 > 2
-        var maps: [EntropyMap] = []
+        var maps: [EntropyResult] = []
         for p in EntropySettings.Parameterization.allCases {
             var s = EntropySettings()
             s.parameterization = p
@@ -58,7 +58,7 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
             let engine = try EntropyEngine(model: diagonalModel(w), tap: "fc", settings: s)
             maps.append(try engine.analyse(rowSample([0.1, 0.2, 0.3, 0.4, 0.5]), workspace: engine.makeWorkspace()))
         }
-        let order = { (m: EntropyMap) in (0..<m.entropies.count).sorted { m.entropies[$0] > m.entropies[$1] } }
+        let order = { (m: EntropyResult) in (0..<m.entropies.count).sorted { m.entropies[$0] > m.entropies[$1] } }
         #expect(order(maps[0]) == [1, 3, 0, 4, 2], "direct: \(maps[0].entropies)")
         #expect(order(maps[1]) == [1, 3, 0, 4, 2], "log: \(maps[1].entropies)")
     }
@@ -118,7 +118,7 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
     /// Adam moves log σ by about lr = 0.01 a step, so from σ0 = 0.01 (H ≈ −3.19) the mean H needs about
     /// 19 steps to reach −3.0 and about 4 to reach −3.15; the equilibrium (α = 5, w = 1) is H ≈ −2.73.
     @Test func pinningRaisesAlphaOnlyWhenTheTargetWasNotExceeded() throws {
-        func run(target: Double) throws -> EntropyMap {
+        func run(target: Double) throws -> EntropyResult {
             var s = EntropySettings.fast
             s.featureTransform = .identity
             s.alpha = 5

@@ -62,7 +62,7 @@ public final class EntropyEngine: @unchecked Sendable {
     // MARK: - One input
 
     /// Analyses one sample. Throws ``EntropyError`` for an input that cannot be analysed.
-    public func analyse(_ sample: Sample, workspace ws: Workspace) throws -> EntropyMap {
+    public func analyse(_ sample: Sample, workspace ws: Workspace) throws -> EntropyResult {
         let s = settings
         guard sample.input.shape == model.inputShape else {
             throw EntropyError.shapeMismatch(inputID: sample.id, expected: model.inputShape, found: sample.input.shape)
@@ -205,7 +205,7 @@ public final class EntropyEngine: @unchecked Sendable {
         let entropies = (0..<unitCount).map { u in
             Float(Double(Foundation.log(sigmaHistory[chosen * unitCount + u])) + offset)
         }
-        return EntropyMap(inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
+        return EntropyResult(inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
                           finalLoss: lossHistory[chosen], finalFeatureLoss: featureHistory[chosen],
                           chosenStep: chosen, alphaUsed: alphaHistory[chosen], meanEntropy: meanH[chosen],
                           lossFlattened: Self.flattened(lossHistory, tolerance: s.flatTolerance),
@@ -259,11 +259,11 @@ public final class EntropyEngine: @unchecked Sendable {
     /// calling `progress(done, total)` after each. The results are in input order; an input that cannot be
     /// analysed yields its error, and the others go on.
     public func analyse(_ samples: [Sample], threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                        progress: (@Sendable (Int, Int) -> Void)? = nil) -> [Result<EntropyMap, EntropyError>] {
+                        progress: (@Sendable (Int, Int) -> Void)? = nil) -> [Result<EntropyResult, EntropyError>] {
         let count = samples.count
         if count == 0 { return [] }
         let workers = max(1, min(threads, count))
-        let results = UnsafeMutablePointer<Result<EntropyMap, EntropyError>?>.allocate(capacity: count)
+        let results = UnsafeMutablePointer<Result<EntropyResult, EntropyError>?>.allocate(capacity: count)
         results.initialize(repeating: nil, count: count)
         defer { results.deinitialize(count: count); results.deallocate() }
         let lock = NSLock()
@@ -277,7 +277,7 @@ public final class EntropyEngine: @unchecked Sendable {
             while true {
                 lock.lock(); let i = next; next += 1; lock.unlock()
                 if i >= count { break }
-                let r: Result<EntropyMap, EntropyError>
+                let r: Result<EntropyResult, EntropyError>
                 do { r = .success(try analyse(samples[i], workspace: ws)) }
                 catch let e as EntropyError { r = .failure(e) }
                 catch { r = .failure(.nonFinite(inputID: samples[i].id, step: -1)) }

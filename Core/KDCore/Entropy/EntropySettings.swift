@@ -131,7 +131,7 @@ public enum EntropyError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The engine's output for one input, tap and checkpoint (SPEC.md §2 "Output").
-public struct EntropyMap: Codable, Sendable, Equatable {
+public struct EntropyResult: Codable, Sendable, Equatable {
     public var inputID: String
     /// H_i = log σ_i + ½ log(2πe), nats, one per unit, of the chosen snapshot.
     public var entropies: [Float]
