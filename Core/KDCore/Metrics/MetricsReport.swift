@@ -27,6 +27,14 @@ public struct MetricsReport: Codable, Sendable, Equatable {
         public var emptyUnion: Int
         /// Of those, the ones left out of ρ's mean (all of them under `.undefined`, none under `.zero`).
         public var rhoUndefined: Int
+
+        public init(inputsAnalysed: Int, inputsUsed: Int, noBackground: Int, excludedNoBackground: Int,
+                    droppedByFilter: Int, droppedByOtherNetwork: Int, noPoints: Int, emptyUnion: Int, rhoUndefined: Int) {
+            self.inputsAnalysed = inputsAnalysed; self.inputsUsed = inputsUsed; self.noBackground = noBackground
+            self.excludedNoBackground = excludedNoBackground; self.droppedByFilter = droppedByFilter
+            self.droppedByOtherNetwork = droppedByOtherNetwork; self.noPoints = noPoints
+            self.emptyUnion = emptyUnion; self.rhoUndefined = rhoUndefined
+        }
     }
 
     /// Means over the used inputs at one checkpoint, for learning curves.
