@@ -269,9 +269,9 @@ public final class ResultsStore: @unchecked Sendable {
             throw ResultsStoreError.sqlite(path: path, operation: "enable WAL", code: SQLITE_ERROR, message: "journal mode stayed \(mode)")
         }
         try exec("PRAGMA synchronous=FULL", "set durability")
-        let tables = try queryInt("SELECT count(*) FROM sqlite_master", "read the schema")
-        if tables == 0 {
-            try transaction("create the schema") {
+        // Created under the write lock, re-checked inside it: two processes opening a new file race safely.
+        try transaction("create the schema") {
+            if try queryInt("SELECT count(*) FROM sqlite_master", "read the schema") == 0 {
                 try exec("""
                     CREATE TABLE runs (
                         run TEXT PRIMARY KEY NOT NULL,
@@ -290,7 +290,6 @@ public final class ResultsStore: @unchecked Sendable {
                     PRAGMA user_version = \(Self.schemaVersion);
                     """, "create the schema")
             }
-            return
         }
         let app = Int32(truncatingIfNeeded: try queryInt("PRAGMA application_id", "read the application id"))
         guard app == Self.applicationID else { throw ResultsStoreError.notAResultsStore(path: path, applicationID: app) }
