@@ -1,0 +1,464 @@
+// The results store: an embedded SQLite database of runs and entropy maps, so a long analysis can
+// stop at any point and resume by skipping the maps already computed.
+
+import Foundation
+import _CSQLite
+
+/// Identifies one entropy map: which run, network, tap and engine settings, which checkpoint, which input.
+public struct EntropyMapKey: Hashable, Codable, Sendable {
+    public var run: String
+    /// "teacher", "student", "baseline", …
+    public var network: String
+    public var tap: String
+    /// A hash of the entropy engine's settings; maps computed under other settings never match.
+    public var settingsHash: String
+    public var epoch: Int
+    public var inputID: String
+
+    public init(run: String, network: String, tap: String, settingsHash: String, epoch: Int, inputID: String) {
+        self.run = run; self.network = network; self.tap = tap; self.settingsHash = settingsHash
+        self.epoch = epoch; self.inputID = inputID
+    }
+}
+
+/// One stored result of the entropy engine (SPEC.md §2): the map and how it was obtained.
+public struct StoredEntropyMap: Sendable, Equatable {
+    public var key: EntropyMapKey
+    /// H_i in nats, one per unit; stored as Float32 little-endian, so it reads back bit for bit.
+    public var entropies: [Float]
+    /// The fg flags of the units, when known (needed by the metrics).
+    public var foreground: [Bool]?
+    /// σ_f² (δ_f² of SPEC.md §2): the feature's mean squared change under noise of scale τ.
+    public var featureVariance: Double
+    public var finalLoss: Double
+    /// The α of the returned snapshot (after entropy pinning raised it, if it did).
+    public var alpha: Double
+    /// The optimiser step whose σ was returned.
+    public var chosenStep: Int
+    /// The mean of `entropies` (nats).
+    public var meanEntropy: Double
+    /// Whether the loss had flattened by the end of the budget.
+    public var lossFlattened: Bool
+    /// Whether the pinning target was reached; nil when pinning was off.
+    public var targetReached: Bool?
+
+    public init(key: EntropyMapKey, entropies: [Float], foreground: [Bool]?, featureVariance: Double,
+                finalLoss: Double, alpha: Double, chosenStep: Int, meanEntropy: Double,
+                lossFlattened: Bool, targetReached: Bool?) {
+        precondition(!entropies.isEmpty, "an entropy map has at least one unit")
+        precondition(foreground == nil || foreground!.count == entropies.count, "fg flags and entropies differ in length")
+        self.key = key; self.entropies = entropies; self.foreground = foreground
+        self.featureVariance = featureVariance; self.finalLoss = finalLoss; self.alpha = alpha
+        self.chosenStep = chosenStep; self.meanEntropy = meanEntropy
+        self.lossFlattened = lossFlattened; self.targetReached = targetReached
+    }
+
+    /// The map as the metrics take it; nil when the fg flags were not stored.
+    public var entropyMap: EntropyMap? {
+        foreground.map { EntropyMap(inputID: key.inputID, epoch: key.epoch, entropies: entropies, foreground: $0) }
+    }
+}
+
+/// Errors of the results store. Every case names the database file.
+public enum ResultsStoreError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, message: String)
+    case notADatabase(path: String)
+    case corrupt(path: String, message: String)
+    case notAResultsStore(path: String, applicationID: Int32)
+    case schemaVersionMismatch(path: String, expected: Int32, found: Int32)
+    case locked(path: String, operation: String)
+    case runSettingsDiffer(path: String, run: String)
+    case invalidRecord(path: String, key: EntropyMapKey, problem: String)
+    case sqlite(path: String, operation: String, code: Int32, message: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(p, m):
+            return "cannot open the results store \(p): \(m); check the directory exists and is writable"
+        case let .notADatabase(p):
+            return "\(p) is not an SQLite database (expected a kd-tool results store); move it away or choose another --store path"
+        case let .corrupt(p, m):
+            return "the results store \(p) is corrupt (\(m)); restore it from a copy or delete it and re-run the analysis"
+        case let .notAResultsStore(p, id):
+            return "\(p) is an SQLite database of another application (application_id \(id), expected \(ResultsStore.applicationID)); choose another --store path"
+        case let .schemaVersionMismatch(p, e, f):
+            return "the results store \(p) has schema version \(f), this kd-tool reads version \(e); use the kd-tool that wrote it or start a new store"
+        case let .locked(p, op):
+            return "the results store \(p) is locked by another process (\(op)); wait for it to finish or use another store"
+        case let .runSettingsDiffer(p, r):
+            return "run '\(r)' in \(p) was started with other settings; resume it with its own settings or name a new run"
+        case let .invalidRecord(p, k, problem):
+            return "the results store \(p) holds a damaged map (run \(k.run), \(k.network), tap \(k.tap), epoch \(k.epoch), input \(k.inputID)): \(problem); delete the run and recompute"
+        case let .sqlite(p, op, c, m):
+            return "results store \(p): \(op) failed with SQLite error \(c): \(m)"
+        }
+    }
+}
+
+/// An embedded SQLite results store (WAL mode, durable commits), safe to share between threads.
+///
+/// Every write is one transaction committed with `synchronous = FULL`, so a map that `putMap` returned
+/// for survives a crash or power loss, and a killed analysis resumes from `hasMap`. Access is serialised
+/// by a lock: the entropy engine writes from several threads through one store. Another process holding
+/// the write lock is waited for up to `busyTimeout`, then reported as ``ResultsStoreError/locked(path:operation:)``.
+///
+/// Schema (version 1): `runs(run, settings_json, created)` and `entropy_maps(run, network, tap,
+/// settings_hash, epoch, input_id, unit_count, entropies BLOB Float32 LE, foreground BLOB of 0/1 bytes,
+/// sigma_f2, final_loss, alpha, chosen_step, mean_entropy, loss_flattened, target_reached, created)`.
+public final class ResultsStore: @unchecked Sendable {
+    /// PRAGMA application_id of kd-tool stores: "KDTL".
+    public static let applicationID: Int32 = 0x4B44_544C
+    public static let schemaVersion: Int32 = 1
+
+    public let path: String
+    private var db: OpaquePointer?
+    private let lock = NSLock()
+
+    /// Opens the store at `path`, creating it when the file does not exist or is empty.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        self.path = path
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw ResultsStoreError.cannotOpen(path: path, message: message)
+        }
+        db = handle
+        sqlite3_busy_timeout(handle, Int32(max(0, busyTimeout * 1000)))
+        do {
+            try prepareSchema()
+        } catch {
+            sqlite3_close(handle)
+            db = nil
+            throw error
+        }
+    }
+
+    deinit { sqlite3_close(db) }
+
+    /// Closes the database; later calls are programmer errors.
+    public func close() {
+        lock.lock(); defer { lock.unlock() }
+        sqlite3_close(db)
+        db = nil
+    }
+
+    // MARK: - Runs
+
+    /// Records a run and its settings (JSON). Registering the same run again with the same settings is a
+    /// no-op (resuming); with different settings it throws, so maps of two configurations never mix.
+    public func registerRun(_ run: String, settingsJSON: String) throws {
+        try locked {
+            try transaction("register run") {
+                if let existing = try runSettingsUnlocked(run) {
+                    guard existing == settingsJSON else { throw ResultsStoreError.runSettingsDiffer(path: path, run: run) }
+                    return
+                }
+                let s = try prepare("INSERT INTO runs(run, settings_json) VALUES (?, ?)", "register run")
+                defer { sqlite3_finalize(s) }
+                bind(s, 1, run); bind(s, 2, settingsJSON)
+                try stepDone(s, "register run")
+            }
+        }
+    }
+
+    /// The settings JSON of a run; nil when the run is unknown.
+    public func runSettings(_ run: String) throws -> String? {
+        try locked { try runSettingsUnlocked(run) }
+    }
+
+    /// All runs, by name.
+    public func runs() throws -> [String] {
+        try locked {
+            let s = try prepare("SELECT run FROM runs ORDER BY run", "list runs")
+            defer { sqlite3_finalize(s) }
+            var out: [String] = []
+            while try stepRow(s, "list runs") { out.append(text(s, 0)) }
+            return out
+        }
+    }
+
+    // MARK: - Entropy maps
+
+    /// Whether the map of `key` has been stored.
+    public func hasMap(_ key: EntropyMapKey) throws -> Bool {
+        try locked {
+            let s = try prepare("SELECT 1 FROM entropy_maps WHERE " + Self.keyWhere, "look up a map")
+            defer { sqlite3_finalize(s) }
+            bindKey(s, key)
+            return try stepRow(s, "look up a map")
+        }
+    }
+
+    /// Stores one map (replacing one with the same key) in its own durable transaction.
+    public func putMap(_ map: StoredEntropyMap) throws { try putMaps([map]) }
+
+    /// Stores several maps in one durable transaction: all or none.
+    public func putMaps(_ maps: [StoredEntropyMap]) throws {
+        try locked {
+            try transaction("store maps") {
+                let s = try prepare("""
+                    INSERT OR REPLACE INTO entropy_maps(run, network, tap, settings_hash, epoch, input_id, unit_count,
+                        entropies, foreground, sigma_f2, final_loss, alpha, chosen_step, mean_entropy, loss_flattened, target_reached)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, "store maps")
+                defer { sqlite3_finalize(s) }
+                for m in maps {
+                    sqlite3_reset(s)
+                    sqlite3_clear_bindings(s)
+                    bindKey(s, m.key)
+                    sqlite3_bind_int64(s, 7, Int64(m.entropies.count))
+                    bind(s, 8, Self.encode(m.entropies))
+                    if let fg = m.foreground { bind(s, 9, fg.map { $0 ? UInt8(1) : 0 }) } else { sqlite3_bind_null(s, 9) }
+                    sqlite3_bind_double(s, 10, m.featureVariance)
+                    sqlite3_bind_double(s, 11, m.finalLoss)
+                    sqlite3_bind_double(s, 12, m.alpha)
+                    sqlite3_bind_int64(s, 13, Int64(m.chosenStep))
+                    sqlite3_bind_double(s, 14, m.meanEntropy)
+                    sqlite3_bind_int(s, 15, m.lossFlattened ? 1 : 0)
+                    if let t = m.targetReached { sqlite3_bind_int(s, 16, t ? 1 : 0) } else { sqlite3_bind_null(s, 16) }
+                    try stepDone(s, "store maps")
+                }
+            }
+        }
+    }
+
+    /// The map of `key`; nil when it has not been stored.
+    public func map(_ key: EntropyMapKey) throws -> StoredEntropyMap? {
+        try locked {
+            let s = try prepare("SELECT " + Self.mapColumns + " FROM entropy_maps WHERE " + Self.keyWhere, "read a map")
+            defer { sqlite3_finalize(s) }
+            bindKey(s, key)
+            return try stepRow(s, "read a map") ? try readMap(s) : nil
+        }
+    }
+
+    /// The keys stored for a run, optionally narrowed; ordered by network, tap, settings, epoch, input.
+    public func mapKeys(run: String, network: String? = nil, tap: String? = nil, settingsHash: String? = nil) throws -> [EntropyMapKey] {
+        try locked {
+            let s = try prepare("SELECT run, network, tap, settings_hash, epoch, input_id FROM entropy_maps WHERE "
+                                + Self.filterWhere + " ORDER BY network, tap, settings_hash, epoch, input_id", "list maps")
+            defer { sqlite3_finalize(s) }
+            bindFilter(s, run, network, tap, settingsHash)
+            var out: [EntropyMapKey] = []
+            while try stepRow(s, "list maps") { out.append(readKey(s)) }
+            return out
+        }
+    }
+
+    /// Every map of one network, tap and engine setting in a run, ordered by epoch then input.
+    public func maps(run: String, network: String, tap: String, settingsHash: String) throws -> [StoredEntropyMap] {
+        try locked {
+            let s = try prepare("SELECT " + Self.mapColumns + " FROM entropy_maps WHERE " + Self.filterWhere
+                                + " ORDER BY epoch, input_id", "read maps")
+            defer { sqlite3_finalize(s) }
+            bindFilter(s, run, network, tap, settingsHash)
+            var out: [StoredEntropyMap] = []
+            while try stepRow(s, "read maps") { out.append(try readMap(s)) }
+            return out
+        }
+    }
+
+    // MARK: - Schema
+
+    private func prepareSchema() throws {
+        // The first statement reads the file header: a file that is not SQLite fails here with SQLITE_NOTADB.
+        let mode = try queryText("PRAGMA journal_mode=WAL", "enable WAL")
+        guard mode.lowercased() == "wal" else {
+            throw ResultsStoreError.sqlite(path: path, operation: "enable WAL", code: SQLITE_ERROR, message: "journal mode stayed \(mode)")
+        }
+        try exec("PRAGMA synchronous=FULL", "set durability")
+        // Created under the write lock, re-checked inside it: two processes opening a new file race safely.
+        try transaction("create the schema") {
+            if try queryInt("SELECT count(*) FROM sqlite_master", "read the schema") == 0 {
+                try exec("""
+                    CREATE TABLE runs (
+                        run TEXT PRIMARY KEY NOT NULL,
+                        settings_json TEXT NOT NULL,
+                        created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));
+                    CREATE TABLE entropy_maps (
+                        run TEXT NOT NULL, network TEXT NOT NULL, tap TEXT NOT NULL, settings_hash TEXT NOT NULL,
+                        epoch INTEGER NOT NULL, input_id TEXT NOT NULL,
+                        unit_count INTEGER NOT NULL, entropies BLOB NOT NULL, foreground BLOB,
+                        sigma_f2 REAL NOT NULL, final_loss REAL NOT NULL, alpha REAL NOT NULL,
+                        chosen_step INTEGER NOT NULL, mean_entropy REAL NOT NULL,
+                        loss_flattened INTEGER NOT NULL, target_reached INTEGER,
+                        created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+                        PRIMARY KEY (run, network, tap, settings_hash, epoch, input_id));
+                    PRAGMA application_id = \(Self.applicationID);
+                    PRAGMA user_version = \(Self.schemaVersion);
+                    """, "create the schema")
+            }
+        }
+        let app = Int32(truncatingIfNeeded: try queryInt("PRAGMA application_id", "read the application id"))
+        guard app == Self.applicationID else { throw ResultsStoreError.notAResultsStore(path: path, applicationID: app) }
+        let version = Int32(truncatingIfNeeded: try queryInt("PRAGMA user_version", "read the schema version"))
+        guard version == Self.schemaVersion else {
+            throw ResultsStoreError.schemaVersionMismatch(path: path, expected: Self.schemaVersion, found: version)
+        }
+    }
+
+    // MARK: - Encoding
+
+    /// Float32 little-endian bytes, whatever the machine's byte order.
+    static func encode(_ values: [Float]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: values.count * 4)
+        values.withUnsafeBufferPointer { src in
+            bytes.withUnsafeMutableBytes { dst in
+                for i in 0..<src.count { dst.storeBytes(of: src[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            }
+        }
+        return bytes
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) -> [Float] {
+        let n = raw.count / 4
+        return [Float](unsafeUninitializedCapacity: n) { out, count in
+            for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            count = n
+        }
+    }
+
+    // MARK: - SQLite plumbing (callers hold the lock)
+
+    private static let keyWhere = "run = ? AND network = ? AND tap = ? AND settings_hash = ? AND epoch = ? AND input_id = ?"
+    private static let filterWhere = "run = ?1 AND (?2 IS NULL OR network = ?2) AND (?3 IS NULL OR tap = ?3) AND (?4 IS NULL OR settings_hash = ?4)"
+    private static let mapColumns = """
+        run, network, tap, settings_hash, epoch, input_id, unit_count, entropies, foreground,
+        sigma_f2, final_loss, alpha, chosen_step, mean_entropy, loss_flattened, target_reached
+        """
+    /// SQLite copies bound values before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private func locked<T>(_ body: () throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        precondition(db != nil, "the results store \(path) was closed")
+        return try body()
+    }
+
+    private func error(_ code: Int32, _ operation: String) -> ResultsStoreError {
+        let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "no connection"
+        switch code & 0xFF {
+        case SQLITE_NOTADB: return .notADatabase(path: path)
+        case SQLITE_CORRUPT: return .corrupt(path: path, message: message)
+        case SQLITE_BUSY, SQLITE_LOCKED: return .locked(path: path, operation: operation)
+        default: return .sqlite(path: path, operation: operation, code: code, message: message)
+        }
+    }
+
+    private func prepare(_ sql: String, _ operation: String) throws -> OpaquePointer {
+        var s: OpaquePointer?
+        let rc = sqlite3_prepare_v2(db, sql, -1, &s, nil)
+        guard rc == SQLITE_OK, let s else { sqlite3_finalize(s); throw error(rc, operation) }
+        return s
+    }
+
+    private func exec(_ sql: String, _ operation: String) throws {
+        let rc = sqlite3_exec(db, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, operation) }
+    }
+
+    private func transaction(_ operation: String, _ body: () throws -> Void) throws {
+        try exec("BEGIN IMMEDIATE", operation)
+        do {
+            try body()
+            try exec("COMMIT", operation)
+        } catch {
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
+    /// Steps once: true for a row, false when done.
+    private func stepRow(_ s: OpaquePointer, _ operation: String) throws -> Bool {
+        let rc = sqlite3_step(s)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw error(rc, operation)
+    }
+
+    private func stepDone(_ s: OpaquePointer, _ operation: String) throws {
+        let rc = sqlite3_step(s)
+        guard rc == SQLITE_DONE else { throw error(rc, operation) }
+    }
+
+    private func queryInt(_ sql: String, _ operation: String) throws -> Int64 {
+        let s = try prepare(sql, operation)
+        defer { sqlite3_finalize(s) }
+        return try stepRow(s, operation) ? sqlite3_column_int64(s, 0) : 0
+    }
+
+    private func queryText(_ sql: String, _ operation: String) throws -> String {
+        let s = try prepare(sql, operation)
+        defer { sqlite3_finalize(s) }
+        return try stepRow(s, operation) ? text(s, 0) : ""
+    }
+
+    private func runSettingsUnlocked(_ run: String) throws -> String? {
+        let s = try prepare("SELECT settings_json FROM runs WHERE run = ?", "read a run")
+        defer { sqlite3_finalize(s) }
+        bind(s, 1, run)
+        return try stepRow(s, "read a run") ? text(s, 0) : nil
+    }
+
+    private func bind(_ s: OpaquePointer, _ i: Int32, _ value: String) {
+        sqlite3_bind_text(s, i, value, -1, Self.transient)
+    }
+
+    private func bind(_ s: OpaquePointer, _ i: Int32, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { sqlite3_bind_blob(s, i, $0.baseAddress, Int32($0.count), Self.transient) }
+    }
+
+    private func bindKey(_ s: OpaquePointer, _ k: EntropyMapKey) {
+        bind(s, 1, k.run); bind(s, 2, k.network); bind(s, 3, k.tap); bind(s, 4, k.settingsHash)
+        sqlite3_bind_int64(s, 5, Int64(k.epoch)); bind(s, 6, k.inputID)
+    }
+
+    private func bindFilter(_ s: OpaquePointer, _ run: String, _ network: String?, _ tap: String?, _ hash: String?) {
+        bind(s, 1, run)
+        for (i, v) in [network, tap, hash].enumerated() {
+            if let v { bind(s, Int32(i + 2), v) } else { sqlite3_bind_null(s, Int32(i + 2)) }
+        }
+    }
+
+    private func text(_ s: OpaquePointer, _ column: Int32) -> String {
+        guard let p = sqlite3_column_text(s, column) else { return "" }
+        return String(cString: p)
+    }
+
+    private func blob(_ s: OpaquePointer, _ column: Int32) -> UnsafeRawBufferPointer? {
+        guard sqlite3_column_type(s, column) != SQLITE_NULL else { return nil }
+        let p = sqlite3_column_blob(s, column)   // before _bytes, as SQLite documents
+        let n = Int(sqlite3_column_bytes(s, column))
+        return UnsafeRawBufferPointer(start: p, count: n)
+    }
+
+    private func readKey(_ s: OpaquePointer) -> EntropyMapKey {
+        EntropyMapKey(run: text(s, 0), network: text(s, 1), tap: text(s, 2), settingsHash: text(s, 3),
+                      epoch: Int(sqlite3_column_int64(s, 4)), inputID: text(s, 5))
+    }
+
+    private func readMap(_ s: OpaquePointer) throws -> StoredEntropyMap {
+        let key = readKey(s)
+        let units = Int(sqlite3_column_int64(s, 6))
+        guard units >= 1, let raw = blob(s, 7), raw.count == 4 * units else {
+            throw ResultsStoreError.invalidRecord(path: path, key: key,
+                problem: "expected \(units) Float32 entropies (\(4 * units) bytes), found \(blob(s, 7)?.count ?? 0) bytes")
+        }
+        let entropies = Self.decode(raw)
+        var foreground: [Bool]? = nil
+        if let fg = blob(s, 8) {
+            guard fg.count == units, fg.allSatisfy({ $0 <= 1 }) else {
+                throw ResultsStoreError.invalidRecord(path: path, key: key, problem: "expected \(units) fg flags of 0 or 1, found \(fg.count) bytes")
+            }
+            foreground = fg.map { $0 == 1 }
+        }
+        let target: Bool? = sqlite3_column_type(s, 15) == SQLITE_NULL ? nil : sqlite3_column_int(s, 15) != 0
+        return StoredEntropyMap(key: key, entropies: entropies, foreground: foreground,
+                                featureVariance: sqlite3_column_double(s, 9), finalLoss: sqlite3_column_double(s, 10),
+                                alpha: sqlite3_column_double(s, 11), chosenStep: Int(sqlite3_column_int64(s, 12)),
+                                meanEntropy: sqlite3_column_double(s, 13), lossFlattened: sqlite3_column_int(s, 14) != 0,
+                                targetReached: target)
+    }
+}
