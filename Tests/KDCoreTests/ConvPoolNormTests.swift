@@ -164,8 +164,11 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
     }
 
     /// Throughput of the benchmark e1 convolutions (BENCHMARKS.md): forward + input gradient, K = 16
-    /// images of 64×64. Run by hand, optimised:
+    /// images of 64×64, median of `KD_CONV_REPEATS` runs for each workspace size in `KD_CONV_WORKSPACE_MB`
+    /// (comma-separated). Run by hand, optimised:
     /// `KD_CONV_THROUGHPUT=1 swift test -c release --filter Conv2DTests/throughput`
+    /// With `KD_CONV_BLAS_THREADS=1` the times are this thread's CPU time, which other processes on a
+    /// busy machine disturb much less than wall-clock time.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["KD_CONV_THROUGHPUT"] != nil))
     func throughput() {
         let env = ProcessInfo.processInfo.environment
@@ -174,7 +177,19 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
         let layers: [(Int, Int, Int)] = [(3, 32, 64), (32, 32, 64), (32, 64, 32), (64, 64, 32),
                                          (64, 128, 16), (128, 128, 16)]
         var g = SeededGenerator(seed: 80)
-        print("OpenBLAS threads: \(BLAS.threads)")
+        let singleThread = env["KD_CONV_BLAS_THREADS"] == "1"
+        let previousThreads = BLAS.threads
+        if singleThread { BLAS.threads = 1 }
+        defer { BLAS.threads = previousThreads }
+        func now() -> Double {
+            if singleThread {
+                var ts = timespec()
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+                return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
+        }
+        print("OpenBLAS threads: \(BLAS.threads)\(singleThread ? " (thread CPU time)" : " (wall-clock time)")")
         for mb in sizes {
             var totalFlop = 0.0, totalTime = 0.0
             for (ci, co, hw) in layers {
@@ -185,18 +200,20 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
                 let c = conv.makeContext()
                 c.parameterGradients = false
                 _ = conv.forward(x, c); _ = conv.backward(dy, c)   // warm-up: sizes the workspaces
-                var times: [Double] = []
+                var forward: [Double] = [], backward: [Double] = []
                 for _ in 0..<repeats {
-                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    let t0 = now()
                     _ = conv.forward(x, c)
+                    let t1 = now()
                     _ = conv.backward(dy, c)
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                    let t2 = now()
+                    forward.append(t1 - t0); backward.append(t2 - t1)
                 }
-                let t = times.sorted()[times.count / 2]
+                let tf = forward.sorted()[repeats / 2], tb = backward.sorted()[repeats / 2], t = tf + tb
                 let flop = 2.0 * 2.0 * Double(16 * hw * hw) * Double(9 * ci) * Double(co)
                 totalFlop += flop; totalTime += t
-                print(String(format: "workspace %5.1f MiB  conv %3d→%3d @%2d: %7.2f ms  %6.1f GFLOP/s",
-                             mb, ci, co, hw, t * 1e3, flop / t * 1e-9))
+                print(String(format: "workspace %5.1f MiB  conv %3d→%3d @%2d: forward %6.2f ms, input gradient %6.2f ms, %6.1f GFLOP/s",
+                             mb, ci, co, hw, tf * 1e3, tb * 1e3, flop / t * 1e-9))
             }
             print(String(format: "workspace %5.1f MiB  all e1 convs: %7.2f ms  %6.1f GFLOP/s",
                          mb, totalTime * 1e3, totalFlop / totalTime * 1e-9))
