@@ -257,6 +257,37 @@ private func distinctTensor(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(dx.array == expected)
     }
 
+    /// Ten channels exercise both the 8-lane SIMD path and the scalar tail. Values are small integers,
+    /// so most windows hold ties; the reference takes the first maximum in scan order (ky, then kx).
+    @Test(arguments: [(2, 2), (3, 2), (2, 1)])
+    func maxPoolMatchesReferenceWithTies(_ ks: (Int, Int)) {
+        let (k, s) = ks
+        let (bn, h, w, ch) = (2, 5, 6, 10)
+        var g = SeededGenerator(seed: 95)
+        let x = Tensor(shape: [bn, h, w, ch])
+        for i in 0..<x.count { x[i] = Float(Int(g.next() % 3)) }
+        let pool = MaxPool2D(kernel: k, stride: s)
+        let c = pool.makeContext()
+        let y = pool.forward(x, c).array
+        let ys = pool.outputShape(for: x.shape)
+        let dy = randomTensor(ys, seed: 96)
+        let dx = pool.backward(dy, c).array
+        var yRef = [Float](repeating: 0, count: y.count), dxRef = [Float](repeating: 0, count: x.count)
+        var o = 0
+        for b in 0..<bn { for oy in 0..<ys[1] { for ox in 0..<ys[2] { for j in 0..<ch {
+            var best = -Float.infinity, at = -1
+            for ky in 0..<k { for kx in 0..<k {
+                let i = ((b * h + oy * s + ky) * w + ox * s + kx) * ch + j
+                if x[i] > best { best = x[i]; at = i }
+            } }
+            yRef[o] = best
+            dxRef[at] += dy[o]
+            o += 1
+        } } } }
+        #expect(y == yRef)
+        expectClose(dx, dxRef, rtol: 0, atol: 1e-6, "max-pool k\(k) s\(s) gradient routing")
+    }
+
     @Test func maxPoolOverlappingWindowsAccumulate() {
         // 3×3 image, k2 s1: the centre 9 wins all four windows, so its gradient is the sum.
         let x = Tensor(shape: [1, 3, 3, 1], values: [1, 2, 3, 4, 9, 5, 6, 7, 8])
