@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case gemm
+        case gemm, e1, e2, e3
     }
 
     @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -22,7 +22,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed repetitions after the warm-up (at least 5 for a stated figure).")
     var repeats: Int = 5
 
+    @Option(help: "σ steps per sample for e1–e3 (200 is the standard workload; fewer only for a quick look).")
+    var steps: Int = 200
+
     func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1 (200 is the standard workload)") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1 (5 or more for a stated figure)") }
     }
 
@@ -31,6 +35,16 @@ struct BenchCommand: ParsableCommand {
         case .gemm:
             let r = GEMMBenchmark.run(size: 2048, repeats: max(repeats, 5))
             print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) OpenBLAS threads, median of \(r.samples.count))")
+        case .e1, .e2, .e3:
+            let w = BenchmarkWorkload(rawValue: workload.rawValue)!
+            FileHandle.standardError.write(Data("bench \(w): K = 16, T = \(steps), \(repeats) rounds of one sample per core after a warm-up…\n".utf8))
+            let r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps) { round, seconds in
+                FileHandle.standardError.write(Data(String(format: "  round %d: %.2f s\n", round, seconds).utf8))
+            }
+            var line = String(format: "\(w): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log, median of \(r.roundSeconds.count) rounds)"
+            if steps != 200 { line += " [not the standard T=200]" }
+            print(line)
         }
     }
 }
