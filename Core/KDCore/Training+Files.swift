@@ -40,6 +40,11 @@ extension Trainer {
             try truncateLogs(stage, after: epoch)
             return epoch
         }
+        // Checkpoints without a resumable run (copied in, or from another tool) are never overwritten.
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stage.folder.path)) ?? []
+        if let foreign = names.sorted().first(where: { $0.hasPrefix("epoch-") && $0.hasSuffix(".safetensors") && !$0.hasSuffix(".state.safetensors") }) {
+            throw TrainingError.foreignFiles(folder: stage.folder.path, file: foreign)
+        }
         try writeFile(Array((Self.weightPathHeader).utf8), to: stage.folder.appendingPathComponent("weight_path.csv"))
         try writeFile(Array((Self.stepsHeader).utf8), to: stage.folder.appendingPathComponent("steps.csv"))
         try saveEpoch(stage, epoch: 0, optimizer: optimizer, meanLoss: nil, checkpoint: true)
@@ -179,6 +184,27 @@ extension Trainer {
         namedParameters(of: adapter, prefix: "").map { ($0.0, $0.1.value) } + namedBuffers(of: adapter, prefix: "")
     }
 
+    // MARK: - Reading the weight path
+
+    /// Σ of the logged per-step ‖Δw‖₂ by epoch and parameter, from a stage folder's `weight_path.csv`:
+    /// the `path` weight distance of SPEC.md §4 for each epoch (divide by ‖w₀‖ and sum over epochs).
+    public static func pathLengths(in folder: URL) throws -> [Int: [String: Double]] {
+        let url = folder.appendingPathComponent("weight_path.csv")
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw CheckpointError.io(file: url.path, message: "cannot read the weight-path log: \(error.localizedDescription)")
+        }
+        var out: [Int: [String: Double]] = [:]
+        for (number, line) in text.split(separator: "\n").enumerated().dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == 4, let epoch = Int(fields[0]), Int(fields[1]) != nil, let norm = Double(fields[3]) else {
+                throw CheckpointError.io(file: url.path, message: "line \(number + 1) is not 'epoch,step,parameter,delta_norm': \(line)")
+            }
+            out[epoch, default: [:]][String(fields[2]), default: 0] += norm
+        }
+        return out
+    }
+
     // MARK: - Writing
 
     /// Writes the checkpoint and state of `epoch` (when `checkpoint`), then the resume point.
@@ -194,8 +220,9 @@ extension Trainer {
         var state = optimizer.state.map { ("optimizer/" + $0.0, $0.1) }
         if let adapter = stage.adapter { state += Self.adapterTensors(adapter).map { ("adapter/" + $0.0, $0.1) } }
         if checkpoint {
-            try Checkpoint.save(model, to: Self.checkpointURL(in: stage.folder, epoch: epoch), metadata: metadata)
+            // State first: a checkpoint without its state file would look like a foreign file on restart.
             try Safetensors.write(state, metadata: metadata, to: Self.stateURL(in: stage.folder, epoch: epoch))
+            try Checkpoint.save(model, to: Self.checkpointURL(in: stage.folder, epoch: epoch), metadata: metadata)
         }
         let modelTensors = Checkpoint.fileTensors(of: model).map { ("model/" + $0.0, $0.1) }
         try Safetensors.write(modelTensors + state, metadata: metadata, to: Self.resumeURL(in: stage.folder))

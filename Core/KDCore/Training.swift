@@ -98,6 +98,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case nothingAboveTap(String)
     /// The loss became NaN or infinite.
     case diverged(epoch: Int, step: Int, loss: Double)
+    /// A label outside the model's classes.
+    case labelOutOfRange(sample: Int, label: Int, classes: Int)
+    /// The output folder holds checkpoints that no resumable run of kd-tool wrote.
+    case foreignFiles(folder: String, file: String)
     /// ``Trainer/shouldStop`` asked to stop; everything up to `epoch` is saved.
     case stopped(stage: String?, epoch: Int)
 
@@ -120,6 +124,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "the student's tap '\(tap)' is its last layer, so stage 2 has nothing to train; choose an earlier tap"
         case let .diverged(epoch, step, loss):
             return "training diverged at epoch \(epoch), step \(step) (loss \(loss)); lower the learning rate"
+        case let .labelOutOfRange(sample, label, classes):
+            return "sample \(sample) has label \(label) but the model has \(classes) classes (0..<\(classes)); "
+                + "check the dataset's class list against the model's output size"
+        case let .foreignFiles(folder, file):
+            return "\(folder) already holds \(file), which no resumable kd-tool run wrote (its optimiser state and "
+                + "resume point are missing); choose an empty output folder"
         case let .stopped(stage, epoch):
             return "training stopped after epoch \(epoch)\(stage.map { " of \($0)" } ?? ""); "
                 + "run the same command again to resume"
@@ -379,6 +389,7 @@ public final class Trainer {
         guard start < stage.epochs else { return summary }
 
         let batchSize = config.batchSize, n = data.count
+        let classes = model.outputShape(batch: 1).last ?? 1
         let stepsPerEpoch = (n + batchSize - 1) / batchSize
         let x = Tensor(shape: [min(batchSize, n)] + model.inputShape)
         var labels: [Int] = []
@@ -398,6 +409,9 @@ public final class Trainer {
                 x.resize([indices.count] + model.inputShape)
                 if labels.count != indices.count { labels = [Int](repeating: 0, count: indices.count) }
                 data.batch(indices, into: x, labels: &labels)
+                for (k, label) in labels.enumerated() where label < 0 || label >= classes {
+                    throw TrainingError.labelOutOfRange(sample: indices[k], label: label, classes: classes)
+                }
                 for (_, p) in trained { p.grad.zero() }
                 let loss = stage.objective(x, labels)
                 guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step + 1, loss: loss) }

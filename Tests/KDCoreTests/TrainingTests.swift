@@ -101,14 +101,10 @@ private func tapDistance(_ student: Model, _ studentTap: Int, adapter: Layer?, _
             let model = mlp("mlp", seed: 4)
             try Trainer(model: model, config: config(folder, epochs: 3, batch: batch)).run(.scratch, data: Blobs(count: 64, seed: 5))
             // Σ over the epoch's steps of ‖Δw‖ per parameter, from the log.
-            var logged: [String: Double] = [:]
             let log = try String(contentsOf: folder.appendingPathComponent("weight_path.csv"), encoding: .utf8)
-            let rows = log.split(separator: "\n").dropFirst()
-            #expect(rows.count == 3 * (64 / batch) * 6)
-            for row in rows {
-                let f = row.split(separator: ",")
-                logged["\(f[0]) \(f[2])", default: 0] += Double(f[3])!
-            }
+            #expect(log.split(separator: "\n").count == 1 + 3 * (64 / batch) * 6)
+            let logged = try Trainer.pathLengths(in: folder)
+            #expect(logged.keys.sorted() == [1, 2, 3])
             var worst = 0.0
             for epoch in 1...3 {
                 let a = try Safetensors.read(Trainer.checkpointURL(in: folder, epoch: epoch - 1))
@@ -116,7 +112,7 @@ private func tapDistance(_ student: Model, _ studentTap: Int, adapter: Layer?, _
                 for (name, p) in model.namedParameters {
                     let (wa, wb) = (a[name]!, b[name]!)
                     let displacement = (0..<wa.count).reduce(0.0) { $0 + pow(Double(wb[$1]) - Double(wa[$1]), 2) }.squareRoot()
-                    let pathLength = logged["\(epoch) \(name)"]!
+                    let pathLength = logged[epoch]![name]!
                     #expect(p.value.count == wa.count)
                     if single {
                         // One step per epoch: the logged norm is the displacement (up to the Float32 log value).
@@ -312,6 +308,28 @@ private func tapDistance(_ student: Model, _ studentTap: Int, adapter: Layer?, _
                 .featureDistillation(teacher: teacher, teacherTap: "conv9", studentTap: "fc2", adapter: nil), data: Blobs(count: 8, seed: 1))
         }
         #expect(!FileManager.default.fileExists(atPath: folder.path), "a rejected run wrote files")
+
+        var mislabelled = Blobs(count: 8, seed: 2)
+        mislabelled.labels[5] = 2
+        let labelFolder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: labelFolder) }
+        #expect(throws: TrainingError.labelOutOfRange(sample: 5, label: 2, classes: 2)) {
+            try Trainer(model: mlp("m", seed: 28), config: config(labelFolder, batch: 8)).run(.scratch, data: mislabelled)
+        }
+    }
+
+    @Test func foreignCheckpointsAreNeverOverwritten() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let model = mlp("m", seed: 29)
+        let copied = Trainer.checkpointURL(in: folder, epoch: 0)
+        try Checkpoint.save(mlp("other", seed: 30), to: copied)
+        let before = try Data(contentsOf: copied)
+        #expect(throws: TrainingError.foreignFiles(folder: folder.path, file: "epoch-0000.safetensors")) {
+            try Trainer(model: model, config: config(folder, epochs: 1)).run(.scratch, data: Blobs(count: 8, seed: 3))
+        }
+        #expect(try Data(contentsOf: copied) == before)
     }
 }
 
