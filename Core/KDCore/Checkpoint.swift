@@ -3,6 +3,67 @@ import Foundation
 // Model checkpoints: every parameter and buffer of a model under its dotted name, in a safetensors
 // file, laid out as other tools expect (Parameter.filePermutation), so weights trained elsewhere load.
 
+/// Errors a checkpoint or safetensors file can cause. Every case names the file, and the tensor where
+/// one is involved, with what was expected and what was found.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    /// Reading, writing or renaming failed at the operating-system level.
+    case io(file: String, message: String)
+    /// The file ends before `what`, which needs `needed` bytes; the file has `size`.
+    case truncated(file: String, what: String, needed: Int, size: Int)
+    /// The JSON header is not well-formed, or not the safetensors header structure.
+    case malformedHeader(file: String, reason: String)
+    /// A tensor's header entry lacks a field or has one of the wrong type.
+    case invalidEntry(file: String, tensor: String, reason: String)
+    case unsupportedDType(file: String, tensor: String, dtype: String)
+    /// The byte range's length is not product(shape) × the dtype's size.
+    case byteCount(file: String, tensor: String, dtype: String, shape: [Int], expected: Int, found: Int)
+    /// Byte ranges that overlap, leave gaps, or leave bytes after the last tensor.
+    case offsets(file: String, tensor: String, reason: String)
+    case duplicateTensor(file: String, tensor: String)
+    /// The model has a tensor the file lacks.
+    case missingTensor(file: String, tensor: String, expectedShape: [Int])
+    /// The file has a tensor the model lacks.
+    case unexpectedTensor(file: String, tensor: String, shape: [Int])
+    case shapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
+    /// A `__metadata__` entry kd-tool needs is missing or unusable.
+    case metadata(file: String, key: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .io(file, message):
+            return "\(file): \(message)"
+        case let .truncated(file, what, needed, size):
+            return "\(file) is truncated: \(what) needs the file to have at least \(needed) bytes, it has \(size); "
+                + "was it copied or downloaded completely, or was a training run interrupted while writing it?"
+        case let .malformedHeader(file, reason):
+            return "\(file) is not a safetensors file: \(reason)"
+        case let .invalidEntry(file, tensor, reason):
+            return "\(file): tensor '\(tensor)' has an invalid header entry: \(reason)"
+        case let .unsupportedDType(file, tensor, dtype):
+            return "\(file): tensor '\(tensor)' has dtype \(dtype); kd-tool reads F32, F16, BF16 and F64 "
+                + "(convert the file to one of them first)"
+        case let .byteCount(file, tensor, dtype, shape, expected, found):
+            return "\(file): tensor '\(tensor)' (\(dtype), shape \(shape)) should occupy \(expected) bytes, "
+                + "its data_offsets span \(found); the file is corrupt"
+        case let .offsets(file, tensor, reason):
+            return "\(file): tensor '\(tensor)': \(reason); the file is corrupt"
+        case let .duplicateTensor(file, tensor):
+            return "\(file): tensor '\(tensor)' appears more than once in the header; the file is corrupt"
+        case let .missingTensor(file, tensor, shape):
+            return "\(file) has no tensor '\(tensor)' (expected shape \(shape)); was it written for another "
+                + "model or architecture?"
+        case let .unexpectedTensor(file, tensor, shape):
+            return "\(file) has a tensor '\(tensor)' (shape \(shape)) that the model does not have; was it "
+                + "written for another model or architecture?"
+        case let .shapeMismatch(file, tensor, expected, found):
+            return "\(file): tensor '\(tensor)' has shape \(found), the model expects \(expected); was it "
+                + "written for another model size or number of classes?"
+        case let .metadata(file, key, reason):
+            return "\(file): metadata '\(key)' \(reason)"
+        }
+    }
+}
+
 /// Saving and loading a model's parameters and buffers.
 public enum Checkpoint {
     /// The tensors a checkpoint of `model` holds, in file layout: parameters (permuted by their
