@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case gemm, e1, e2, e3
+        case gemm, e1, e2, e3, t1
     }
 
     @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -45,6 +45,11 @@ struct BenchCommand: ParsableCommand {
             line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log, median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
+        case .t1:
+            FileHandle.standardError.write(Data("bench t1: vgg-s, 1024 random images, batch 64, \(repeats) epochs after a warm-up…\n".utf8))
+            let r = try TrainingBenchmark.run(repeats: repeats)
+            print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, median of \(r.epochSeconds.count) epochs)")
         }
     }
 }
