@@ -1,0 +1,320 @@
+import Foundation
+
+/// A teacher–student–baseline study, end to end (ARCHITECTURE.md "How data flows"): train the three
+/// networks with dense checkpoints, analyse a fixed set of inputs at every checkpoint of the student
+/// (distillation stage) and the baseline, and compute the metrics and hypotheses.
+///
+/// Resumable: training resumes from the last completed epoch, and entropy maps already in the results
+/// store (`results.sqlite`) are not computed again, so an interrupted run loses no finished work.
+public final class Study {
+    public let config: StudyConfig
+    public let family: ModelFamily
+    public let data: DatasetSource
+    public let folder: URL
+    /// Progress lines (already formatted); the CLI prints them to stderr.
+    public var log: (String) -> Void = { _ in }
+    /// Inputs whose map could not be computed at some checkpoint: left out of every comparison.
+    private var failedInputs = Set<String>()
+
+    public init(config: StudyConfig, family: ModelFamily, data: DatasetSource, folder: URL) throws {
+        try config.validate()
+        self.config = config
+        self.family = family
+        self.data = data
+        self.folder = folder
+    }
+
+    /// What a study produces. Everything is Codable and written to `study.json`.
+    public struct Outcome: Codable {
+        public var config: StudyConfig
+        public var dataset: String
+        public var datasetIsComposite: Bool
+        public var datasetSettings: [String: String]
+        public var classes: [String]
+        public var trainSamples: [String: Int]
+        public var testSamples: Int
+        public var skippedSamples: [String]
+        public var accuracy: [String: Double]
+        public var analysedEpochs: [String: [Int]]
+        public var failedMaps: [String]
+        public var flaggedMaps: [String: Int]
+        public var comparison: MetricsComparison
+        public var seconds: [String: Double]
+        /// The analysed inputs, in order, and for heat maps the final maps of every analysed network.
+        public var inputIDs: [String]
+        public var finalMaps: [String: [[Float]]]
+    }
+
+    public func run() throws -> Outcome {
+        var seconds: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = Date()
+            defer { seconds[name] = Date().timeIntervalSince(t0) }
+            return try body()
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let c = config
+
+        // Data: the teacher sees the whole training split, the student and baseline a seeded subset.
+        log("loading \(data.name) …")
+        let trainCount = data.count(.train)
+        var rng = SeededGenerator(seed: c.seed, stream: 11)
+        var order = Array(0..<trainCount)
+        order.shuffle(using: &rng)
+        let subset = Array(order.prefix(max(1, Int((Double(trainCount) * c.studentDataFraction).rounded())))).sorted()
+        let teacherData = InMemoryData(data, split: .train)
+        let studentData = InMemoryData(data, split: .train, indices: subset)
+        let testData = InMemoryData(data, split: .test)
+        var skipped = (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
+        for s in skipped { log("skipped \(s)") }
+        guard teacherData.count >= 2 else { throw StudyError.tooFewSamples(split: "train", found: teacherData.count, needed: 2) }
+        guard testData.count >= c.analysedInputs else {
+            throw StudyError.tooFewSamples(split: "test", found: testData.count, needed: c.analysedInputs)
+        }
+        let classes = data.classNames.count
+        let shape = data.sampleShape
+
+        // Training
+        func trainingConfig(_ name: String, epochs: Int, stage2: Int? = nil, seedOffset: UInt64) -> TrainingConfig {
+            TrainingConfig(epochs: epochs, batchSize: c.batchSize, optimizer: c.optimizer, learningRate: c.learningRate,
+                           seed: c.seed &+ seedOffset, checkpoints: c.checkpoints,
+                           outputFolder: folder.appendingPathComponent(name).path, stage2Epochs: stage2)
+        }
+        func progress(_ who: String) -> (EpochReport) -> Void {
+            { [log] r in
+                log(String(format: "  %@%@ epoch %d/%d: loss %.4f (%.1f s)%@", who, r.stage.map { " \($0)" } ?? "",
+                           r.epoch, r.epochs, r.meanLoss, r.seconds, r.checkpointWritten ? ", checkpoint" : ""))
+            }
+        }
+        let teacher = try family.build(shape, classes, c.teacherWidth, c.seed &+ 1)
+        log("training the teacher (\(family.name) ×\(c.teacherWidth), \(teacherData.count) images, \(c.teacherEpochs) epochs)")
+        try timed("train-teacher") {
+            let t = Trainer(model: teacher, config: trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1))
+            t.progress = progress("teacher")
+            _ = try t.run(.scratch, data: teacherData)
+        }
+        let baseline = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)
+        log("training the baseline from scratch (\(studentData.count) images, \(c.baselineEpochs) epochs)")
+        try timed("train-baseline") {
+            let t = Trainer(model: baseline, config: trainingConfig("baseline", epochs: c.baselineEpochs, seedOffset: 2))
+            t.progress = progress("baseline")
+            _ = try t.run(.scratch, data: studentData)
+        }
+        let student = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)   // same w_0 as the baseline
+        let adapter = try makeAdapter(student: student, teacher: teacher)
+        log("training the student by feature distillation at \(c.tap) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
+        try timed("train-student") {
+            let t = Trainer(model: student, config: trainingConfig("student", epochs: c.studentEpochs,
+                                                                   stage2: c.studentStage2Epochs, seedOffset: 2))
+            t.progress = progress("student")
+            _ = try t.run(.featureDistillation(teacher: teacher, teacherTap: c.tap, studentTap: c.tap, adapter: adapter),
+                          data: studentData)
+        }
+        let accuracy = [
+            "teacher": Trainer.evaluate(teacher, on: testData),
+            "student": Trainer.evaluate(student, on: testData),
+            "baseline": Trainer.evaluate(baseline, on: testData),
+        ]
+        log(String(format: "test accuracy: teacher %.1f %%, student %.1f %%, baseline %.1f %%",
+                   100 * accuracy["teacher"]!, 100 * accuracy["student"]!, 100 * accuracy["baseline"]!))
+
+        // Analysis: the first N test inputs, at every checkpoint of the student's stage 1 and the baseline.
+        let inputs = try (0..<c.analysedInputs).map { try data.sample(.test, $0) }
+        let networks: [(name: String, folder: URL, width: Double)] = [
+            ("student", folder.appendingPathComponent("student/stage1"), c.studentWidth),
+            ("baseline", folder.appendingPathComponent("baseline"), c.studentWidth),
+        ]
+        let store = try ResultsStore(path: folder.appendingPathComponent("results.sqlite").path)
+        defer { store.close() }
+        let run = "study"
+        let settingsHash = Self.hash(c.entropy.summary + " tap=\(c.tap) " + data.settings.sorted { $0.key < $1.key }.description)
+        try store.registerRun(run, settingsJSON: String(decoding: try JSONEncoder.sorted.encode(c), as: UTF8.self))
+        var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
+        var finalMaps: [String: [[Float]]] = [:]
+        var sets: [String: EntropyMapSet] = [:]
+        var trajectories: [String: WeightTrajectory] = [:]
+        for net in networks {
+            let epochs = try Self.checkpointEpochs(in: net.folder)
+            analysedEpochs[net.name] = epochs
+            var maps: [EntropyMap] = []
+            try timed("analyse-\(net.name)") {
+                for epoch in epochs {
+                    let model = try family.build(shape, classes, net.width, c.seed)
+                    _ = try Checkpoint.load(into: model, from: Trainer.checkpointURL(in: net.folder, epoch: epoch))
+                    let produced = try analyse(model, network: net.name, epoch: epoch, inputs: inputs, store: store,
+                                               run: run, settingsHash: settingsHash, failed: &failed, flagged: &flagged)
+                    maps += produced
+                    if epoch == epochs.last { finalMaps[net.name] = produced.map(\.entropies) }
+                }
+            }
+            let usable = Set(inputs.map(\.id)).subtracting(failedInputs)
+            let kept = maps.filter { usable.contains($0.inputID) }
+            guard !kept.isEmpty else { throw StudyError.noUsableInputs("every map of \(net.name) failed") }
+            sets[net.name] = try EntropyMapSet(network: net.name, maps: kept)
+            trajectories[net.name] = try trajectory(network: net.name, folder: net.folder, epochs: epochs, width: net.width)
+        }
+        if c.analyseTeacher {
+            let epochs = try Self.checkpointEpochs(in: folder.appendingPathComponent("teacher"))
+            if let last = epochs.last {
+                let produced = try analyse(teacher, network: "teacher", epoch: last, inputs: inputs, store: store, run: run,
+                                           settingsHash: settingsHash, failed: &failed, flagged: &flagged)
+                finalMaps["teacher"] = produced.map(\.entropies)
+                analysedEpochs["teacher"] = [last]
+            }
+        }
+        // Both networks must be compared on the same inputs: drop an input that failed for either.
+        let common = Set(sets["student"]!.inputIDs).intersection(sets["baseline"]!.inputIDs)
+        func restrict(_ s: EntropyMapSet) throws -> EntropyMapSet {
+            var maps: [EntropyMap] = []
+            for (i, id) in s.inputIDs.enumerated() where common.contains(id) {
+                for (k, e) in s.epochs.enumerated() {
+                    maps.append(EntropyMap(inputID: id, epoch: e, entropies: s.entropies[i][k], foreground: s.foreground[i]))
+                }
+            }
+            return try EntropyMapSet(network: s.network, maps: maps)
+        }
+        let comparison = try KnowledgeMetrics.compare(
+            student: try restrict(sets["student"]!), studentTrajectory: trajectories["student"],
+            baseline: try restrict(sets["baseline"]!), baselineTrajectory: trajectories["baseline"],
+            settings: c.metrics)
+        skipped += failed
+        return Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
+                       classes: data.classNames,
+                       trainSamples: ["teacher": teacherData.count, "student": studentData.count, "baseline": studentData.count],
+                       testSamples: testData.count, skippedSamples: skipped, accuracy: accuracy,
+                       analysedEpochs: analysedEpochs, failedMaps: failed, flaggedMaps: flagged,
+                       comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), finalMaps: finalMaps)
+    }
+
+    /// Entropy maps of `inputs` for one network and checkpoint: from the store when present, else computed
+    /// (in parallel) and stored at once.
+    private func analyse(_ model: Model, network: String, epoch: Int, inputs: [Sample], store: ResultsStore,
+                         run: String, settingsHash: String, failed: inout [String], flagged: inout [String: Int]) throws -> [EntropyMap] {
+        func key(_ s: Sample) -> EntropyMapKey {
+            EntropyMapKey(run: run, network: network, tap: config.tap, settingsHash: settingsHash, epoch: epoch, inputID: s.id)
+        }
+        var todo: [Sample] = []
+        for s in inputs where try !store.hasMap(key(s)) { todo.append(s) }
+        let t0 = Date()
+        if !todo.isEmpty {
+            let engine = try EntropyEngine(model: model, tap: config.tap, settings: config.entropy)
+            let results = engine.analyse(todo)
+            var rows: [StoredEntropyMap] = []
+            for (s, r) in zip(todo, results) {
+                switch r {
+                case let .success(m):
+                    rows.append(StoredEntropyMap(key: key(s), entropies: m.entropies, foreground: s.foreground,
+                                                 featureVariance: m.sigmaF2, finalLoss: m.finalLoss, alpha: Double(m.alphaUsed),
+                                                 chosenStep: m.chosenStep, meanEntropy: m.meanEntropy,
+                                                 lossFlattened: m.lossFlattened,
+                                                 targetReached: config.entropy.pinning == nil ? nil : m.pinningReached))
+                    if m.flagged { flagged[network, default: 0] += 1 }
+                case let .failure(e):
+                    failed.append("\(s.id) \(network) epoch \(epoch): \(e)")
+                    failedInputs.insert(s.id)
+                    log("  could not analyse \(s.id) (\(network), epoch \(epoch)): \(e)")
+                }
+            }
+            try store.putMaps(rows)
+        }
+        log(String(format: "  %@ epoch %d: %d maps (%d computed in %.1f s, %d from the store)", network, epoch,
+                   inputs.count, todo.count, Date().timeIntervalSince(t0), inputs.count - todo.count))
+        var out: [EntropyMap] = []
+        for s in inputs {
+            if let m = try store.map(key(s)) {
+                out.append(EntropyMap(inputID: s.id, epoch: epoch, entropies: m.entropies, foreground: s.foreground))
+            }
+        }
+        return out
+    }
+
+    /// The weight-distance trajectory of SPEC.md §4 for one network, by the configured definition and scope.
+    private func trajectory(network: String, folder: URL, epochs: [Int], width: Double) throws -> WeightTrajectory {
+        let probe = try family.build(data.sampleShape, data.classNames.count, width, config.seed)
+        let names = try scopeParameterNames(probe)
+        switch config.metrics.weightDistance {
+        case .epoch:
+            return try WeightTrajectory.measuring(epochs: epochs) { epoch in
+                _ = try Checkpoint.load(into: probe, from: Trainer.checkpointURL(in: folder, epoch: epoch))
+                let byName = Dictionary(uniqueKeysWithValues: probe.namedParameters)
+                return names.map { byName[$0]!.value.array }
+            }
+        case .path:
+            _ = try Checkpoint.load(into: probe, from: Trainer.checkpointURL(in: folder, epoch: 0))
+            let byName = Dictionary(uniqueKeysWithValues: probe.namedParameters)
+            var w0 = 0.0
+            for n in names { for v in byName[n]!.value.buffer { w0 += Double(v) * Double(v) } }
+            let lengths = try Self.stepPathLengths(in: folder, parameters: Set(names))
+            let last = epochs.last ?? 0
+            return try WeightTrajectory(initialNorm: w0.squareRoot(), epochPathLengths: (1...max(1, last)).map { lengths[$0] ?? 0 })
+        }
+    }
+
+    /// Σ over the steps of each epoch of √(Σ_t ||Δw_{s,t}||²) over the parameters in scope, from `weight_path.csv`.
+    static func stepPathLengths(in folder: URL, parameters: Set<String>) throws -> [Int: Double] {
+        let url = folder.appendingPathComponent("weight_path.csv")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var perStep: [Int: [Int: Double]] = [:]   // epoch → step → Σ squared norms
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard f.count == 4, let e = Int(f[0]), let s = Int(f[1]), let n = Double(f[3]) else { continue }
+            if parameters.contains(String(f[2])) { perStep[e, default: [:]][s, default: 0] += n * n }
+        }
+        return perStep.mapValues { $0.values.reduce(0) { $0 + $1.squareRoot() } }
+    }
+
+    /// Parameter names in the configured weight scope: the tap's own weight matrix (the nearest layer at or
+    /// below the tap that has a "weight", bias excluded; authors' code), or every parameter up to the tap.
+    func scopeParameterNames(_ model: Model) throws -> [String] {
+        let tapIndex = try model.layerIndex(config.tap)
+        switch config.metrics.weightScope {
+        case .upToTap:
+            return model.namedParameters(through: tapIndex).map(\.0)
+        case .tapWeight:
+            for i in stride(from: tapIndex, through: 0, by: -1) {
+                let name = model.layerNames[i] + ".weight"
+                if model.namedParameters.contains(where: { $0.0 == name }) { return [name] }
+            }
+            throw StudyError.tapHasNoWeight(config.tap)
+        }
+    }
+
+    /// A linear or 1×1-conv adapter when the student's tap output differs from the teacher's.
+    func makeAdapter(student: Model, teacher: Model) throws -> Layer? {
+        let s = student.outputShape(batch: 1, through: try student.layerIndex(config.tap))
+        let t = teacher.outputShape(batch: 1, through: try teacher.layerIndex(config.tap))
+        if s == t { return nil }
+        var g = SeededGenerator(seed: config.seed, stream: 99)
+        if s.count == t.count, s.dropLast() == t.dropLast() {
+            return s.count == 4 ? Conv2D(s[3], t[3], kernel: 1, generator: &g) : Linear(s.last!, t.last!, generator: &g)
+        }
+        throw TrainingError.tapShapeMismatch(student: Array(s.dropFirst()), teacher: Array(t.dropFirst()))
+    }
+
+    /// Epochs with a checkpoint in `folder` (`epoch-NNNN.safetensors`), ascending.
+    public static func checkpointEpochs(in folder: URL) throws -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let epochs = names.compactMap { n -> Int? in
+            guard n.hasPrefix("epoch-"), n.hasSuffix(".safetensors"), !n.hasSuffix(".state.safetensors") else { return nil }
+            return Int(n.dropFirst(6).dropLast(12))
+        }.sorted()
+        if epochs.isEmpty { throw StudyError.missingCheckpoints(folder: folder.path) }
+        return epochs
+    }
+
+    static func hash(_ s: String) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return String(h, radix: 16)
+    }
+}
+
+extension JSONEncoder {
+    /// Pretty, key-sorted JSON: stable output for files meant to be read and diffed.
+    public static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Everything that shapes a teacher–student–baseline study (SPEC.md §6 and the analysis settings of
+/// §2–5). Recorded in full in every output (`study.json`), so every number says what produced it.
+public struct StudyConfig: Codable, Equatable, Sendable {
+    /// Model family (a plugin's family name) used for all three networks.
+    public var family: String
+    /// The analysed layer; also where the student is distilled (feature distillation at the tap).
+    public var tap: String
+    /// Channel-width factors: the student (and the baseline, its same architecture) may be smaller.
+    public var teacherWidth: Double = 1
+    public var studentWidth: Double = 1
+    /// The teacher is trained longer and on more data (SPEC.md §6).
+    public var teacherEpochs: Int = 12
+    /// Student stage 1 (feature loss at the tap) and stage 2 (cross-entropy above the frozen tap).
+    public var studentEpochs: Int = 10
+    public var studentStage2Epochs: Int = 4
+    public var baselineEpochs: Int = 10
+    /// Fraction of the training split the student and the baseline see (the teacher sees all of it).
+    public var studentDataFraction: Double = 0.5
+    public var batchSize: Int = 64
+    public var optimizer: OptimizerSettings = .paper
+    public var learningRate: LearningRateSchedule = .constant(0.01)
+    /// Checkpoints: the authors' "every epoch up to 10, then every 5th" by default.
+    public var checkpoints: CheckpointSchedule = .paper
+    /// The fixed set of analysed inputs: the first N of the test split.
+    public var analysedInputs: Int = 24
+    /// Also analyse the teacher's final checkpoint (for heat maps only; not used by the metrics).
+    public var analyseTeacher: Bool = true
+    public var entropy: EntropySettings = EntropySettings()
+    public var metrics: MetricSettings = MetricSettings()
+    /// Seeds: networks, shuffling, subsets. The student and the baseline start from the same weights.
+    public var seed: UInt64 = 1
+
+    public init(family: String, tap: String) { self.family = family; self.tap = tap }
+
+    public func validate() throws {
+        var p: [String] = []
+        if teacherEpochs < 1 || studentEpochs < 1 || studentStage2Epochs < 1 || baselineEpochs < 1 {
+            p.append("every epoch count must be at least 1")
+        }
+        if !(studentDataFraction > 0 && studentDataFraction <= 1) { p.append("student-data-fraction must be in (0, 1], got \(studentDataFraction)") }
+        if analysedInputs < 1 { p.append("analysed-inputs must be at least 1, got \(analysedInputs)") }
+        if !(teacherWidth > 0 && studentWidth > 0) { p.append("widths must be > 0") }
+        if batchSize < 1 { p.append("batch-size must be at least 1") }
+        if !p.isEmpty { throw StudyError.invalidConfig(p) }
+        try entropy.validate()
+        try metrics.validate()
+    }
+}
+
+public enum StudyError: Error, CustomStringConvertible, Equatable {
+    case invalidConfig([String])
+    case tooFewSamples(split: String, found: Int, needed: Int)
+    case tapHasNoWeight(String)
+    case missingCheckpoints(folder: String)
+    case noUsableInputs(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(p): return "invalid study settings: " + p.joined(separator: "; ")
+        case let .tooFewSamples(split, found, needed):
+            return "the \(split) split has \(found) usable samples, the study needs at least \(needed); use a larger dataset or fewer analysed inputs"
+        case let .tapHasNoWeight(tap):
+            return "no layer at or below the tap '\(tap)' has a weight matrix, so the weight distance (scope tap-weight) is undefined; choose weight-scope up-to-tap"
+        case let .missingCheckpoints(folder): return "\(folder) has no epoch-*.safetensors checkpoints"
+        case let .noUsableInputs(why): return "no analysed input could be used: \(why)"
+        }
+    }
+}

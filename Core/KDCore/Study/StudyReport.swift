@@ -1,0 +1,111 @@
+import Foundation
+
+/// Turns a study's outcome into the paper's Table-5 rows (printed) and machine-readable files.
+///
+/// Files written to the study folder:
+/// - `study.json` — the whole ``Study/Outcome``: every setting, count, estimate, per-input value and verdict.
+/// - `table5.csv` — one row per network: N_fg, N_bg, λ, D_mean, D_var, ρ with standard errors and 95 % intervals.
+/// - `per_input.csv` — per network and input: status, N_fg, N_bg, λ, m̂, D(m̂), ρ.
+/// - `curves.csv` — per network and checkpoint: mean N_fg, N_bg, λ and the dataset-level H̄.
+public enum StudyReport {
+    public static func write(_ o: Study.Outcome, to folder: URL) throws {
+        try JSONEncoder.sorted.encode(o).write(to: folder.appendingPathComponent("study.json"), options: .atomic)
+        var t5 = "network,metric,value,standard_error,ci95_lower,ci95_upper,n,settings\n"
+        let settings = "\"\(settingsLine(o))\""
+        for r in [o.comparison.student, o.comparison.baseline] {
+            for (name, e) in estimates(r) {
+                t5 += "\(r.network),\(name),\(f(e?.value)),\(f(e?.standardError)),\(f(e?.ci95Lower)),\(f(e?.ci95Upper)),\(e?.count ?? 0),\(settings)\n"
+            }
+        }
+        for (net, acc) in o.accuracy.sorted(by: { $0.key < $1.key }) {
+            t5 += "\(net),test_accuracy,\(f(acc)),,,,\(o.testSamples),\(settings)\n"
+        }
+        try t5.write(to: folder.appendingPathComponent("table5.csv"), atomically: true, encoding: .utf8)
+
+        var pi = "network,input,status,n_fg,n_bg,lambda,peak_epoch,distance,rho\n"
+        var curves = "network,epoch,mean_n_fg,mean_n_bg,mean_lambda,dataset_baseline_entropy_nats\n"
+        for r in [o.comparison.student, o.comparison.baseline] {
+            for i in r.inputs {
+                pi += "\(r.network),\"\(i.inputID)\",\(i.status.rawValue),\(i.foregroundPoints.map(String.init) ?? ""),"
+                pi += "\(i.backgroundPoints.map(String.init) ?? ""),\(f(i.lambda)),\(i.peakEpoch.map(String.init) ?? ""),"
+                pi += "\(f(i.distance)),\(f(i.rho))\n"
+            }
+            for c in r.checkpoints {
+                curves += "\(r.network),\(c.epoch),\(f(c.meanForegroundPoints)),\(f(c.meanBackgroundPoints)),\(f(c.meanLambda)),\(f(c.datasetBaselineEntropy))\n"
+            }
+        }
+        try pi.write(to: folder.appendingPathComponent("per_input.csv"), atomically: true, encoding: .utf8)
+        try curves.write(to: folder.appendingPathComponent("curves.csv"), atomically: true, encoding: .utf8)
+    }
+
+    static func estimates(_ r: MetricsReport) -> [(String, MetricEstimate?)] {
+        [("N_fg", r.foregroundPoints), ("N_bg", r.backgroundPoints), ("lambda", r.lambda),
+         ("D_mean", r.distanceMean), ("D_var", r.distanceVariance), ("rho", r.rho)]
+    }
+
+    static func f(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
+
+    /// One line naming every setting that produced the numbers.
+    public static func settingsLine(_ o: Study.Outcome) -> String {
+        let c = o.config, m = c.metrics
+        var s = "family=\(c.family) tap=\(c.tap) widths T\(c.teacherWidth)/S\(c.studentWidth) "
+        s += "epochs T\(c.teacherEpochs) S\(c.studentEpochs)+\(c.studentStage2Epochs) B\(c.baselineEpochs) "
+        s += "data-fraction=\(c.studentDataFraction) batch=\(c.batchSize) seed=\(c.seed); "
+        s += "entropy: \(c.entropy.summary); "
+        s += "metrics: b=\(m.threshold) baseline-entropy=\(m.baselineEntropy.rawValue) weight-distance=\(m.weightDistance.rawValue) "
+        s += "weight-scope=\(m.weightScope.rawValue) rho-initial=\(m.rhoIncludesInitial) rho-empty=\(m.rhoEmptyUnion.rawValue) "
+        s += "filter=\(m.effectiveFilter.map { "from epoch \($0.fromEpoch)" } ?? "off"); "
+        s += "data: " + o.datasetSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        return s
+    }
+
+    /// The printed report: Table-5 rows for S and B with ± one standard error, accuracies, counts,
+    /// hypotheses, and the settings.
+    public static func text(_ o: Study.Outcome) -> String {
+        var out = ""
+        if o.datasetIsComposite { out += "DATASET: \(o.dataset) — a COMPOSITE dataset (see its description), not a benchmark set.\n" }
+        else { out += "DATASET: \(o.dataset)\n" }
+        out += "Table 5 (paper's layout), tap \(o.config.tap); mean ± standard error over \(o.comparison.student.counts.inputsUsed) inputs:\n"
+        let header = ["", "N_fg ↑", "N_bg ↓", "λ ↑", "D_mean ↓", "D_var ↓", "ρ ↑"]
+        var rows = [header]
+        for (label, r) in [("S (distilled)", o.comparison.student), ("B (baseline)", o.comparison.baseline)] {
+            let cells: [String] = estimates(r).map { pair -> String in
+                guard let e = pair.1 else { return "n/a" }
+                let se = e.standardError.map { String(format: " ± %.3g", $0) } ?? ""
+                return String(format: "%.3g", e.value) + se
+            }
+            rows.append([label] + cells)
+        }
+        let widths = (0..<header.count).map { col in rows.map { $0[col].count }.max()! }
+        for r in rows {
+            out += "  " + r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ") + "\n"
+        }
+        out += String(format: "Test accuracy (%d images): T %.1f %%, S %.1f %%, B %.1f %%\n", o.testSamples,
+                      100 * (o.accuracy["teacher"] ?? .nan), 100 * (o.accuracy["student"] ?? .nan), 100 * (o.accuracy["baseline"] ?? .nan))
+        if let t = o.accuracy["teacher"], let b = o.accuracy["baseline"], t <= b {
+            out += "WARNING: the teacher does not beat the baseline on held-out accuracy: the comparison is void (SPEC.md §6).\n"
+        }
+        for r in [o.comparison.student, o.comparison.baseline] {
+            let c = r.counts
+            out += "\(r.network): checkpoints \(r.epochs.map(String.init).joined(separator: ",")); inputs analysed \(c.inputsAnalysed), used \(c.inputsUsed), "
+            out += "no background \(c.noBackground), dropped by filter \(c.droppedByFilter)+\(c.droppedByOtherNetwork), no points \(c.noPoints), ρ undefined \(c.rhoUndefined)\n"
+        }
+        if !o.failedMaps.isEmpty { out += "maps that could not be computed (reported, inputs skipped): \(o.failedMaps.count)\n" }
+        if !o.flaggedMaps.isEmpty {
+            out += "maps flagged (loss not flat and entropy target not reached): " + o.flaggedMaps.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        }
+        if !o.skippedSamples.isEmpty { out += "samples skipped: \(o.skippedSamples.count) (listed in study.json)\n" }
+        out += "Hypotheses (a difference counts when it exceeds \(o.comparison.hypotheses.first.map { String(format: "%.3g", $0.margin) } ?? "1") combined standard error):\n"
+        for h in o.comparison.hypotheses {
+            let parts = h.comparisons.map { c -> String in
+                "\(c.metric) S \(f3(c.student)) vs B \(f3(c.baseline)) (expected \(c.expected.rawValue)): \(c.verdict.rawValue)"
+            }
+            out += "  H\(h.number) \(h.verdict.rawValue.uppercased()) — \(h.statement): " + parts.joined(separator: "; ") + "\n"
+        }
+        out += "Settings: \(settingsLine(o))\n"
+        return out
+    }
+
+    static func f3(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "n/a" }
+}

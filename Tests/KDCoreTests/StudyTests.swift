@@ -1,0 +1,56 @@
+import Foundation
+import KDCore
+import Testing
+import _TestSupport
+
+/// The whole study on the synthetic plugin: train T, S, B, analyse every checkpoint, compute metrics,
+/// write the files; a second run finds everything done and reproduces the numbers exactly.
+@Suite struct StudyTests {
+    @Test func studyRunsEndToEndAndResumesFromItsFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdtool-study-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let archive = dir.appendingPathComponent("squares.txt").path
+        try SyntheticSquaresPlugin.write(to: archive, perSplit: 40, size: 8)
+        let plugin = SyntheticSquaresPlugin()
+        let data = try plugin.open(archive, options: [:])
+        var config = StudyConfig(family: "tiny-mlp", tap: "relu1")
+        config.teacherEpochs = 4; config.studentEpochs = 3; config.studentStage2Epochs = 1; config.baselineEpochs = 3
+        config.batchSize = 8
+        config.analysedInputs = 6
+        config.entropy = .fast
+        config.entropy.steps = 25
+        config.metrics.bootstrapReplicates = 100
+        let study = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data,
+                              folder: dir.appendingPathComponent("run"))
+        var lines: [String] = []
+        study.log = { lines.append($0) }
+        let first = try study.run()
+        #expect(first.analysedEpochs["student"] == [0, 1, 2, 3])
+        #expect(first.analysedEpochs["baseline"] == [0, 1, 2, 3])
+        #expect(first.comparison.student.counts.inputsAnalysed == 6)
+        #expect(first.comparison.student.foregroundPoints != nil)
+        // ρ is 0/0 (undefined, counted) for an input with no fg point at any checkpoint.
+        let b = first.comparison.baseline
+        #expect(b.rho != nil || b.counts.rhoUndefined == b.counts.inputsUsed)
+        #expect(first.comparison.hypotheses.map(\.number) == [1, 2, 3])
+        #expect(first.finalMaps["teacher"]?.count == 6 && first.finalMaps["student"]?.first?.count == 16)
+        #expect(first.accuracy["teacher"]! > 0.8, "teacher accuracy \(first.accuracy["teacher"]!)")
+        try StudyReport.write(first, to: dir.appendingPathComponent("run"))
+        for f in ["study.json", "table5.csv", "per_input.csv", "curves.csv", "results.sqlite"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/\(f)").path), "\(f) missing")
+        }
+        let text = StudyReport.text(first)
+        #expect(text.contains("COMPOSITE") && text.contains("S (distilled)") && text.contains("H1 "))
+        #expect(text.contains("sigma-param=log"), "the settings must be printed with the numbers")
+
+        // Second run: training resumes as complete, every map comes from the store, numbers are identical.
+        lines.removeAll()
+        let again = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data,
+                              folder: dir.appendingPathComponent("run"))
+        again.log = { lines.append($0) }
+        let second = try again.run()
+        #expect(lines.contains { $0.contains("0 computed") } && !lines.contains { $0.contains(", checkpoint") })
+        #expect(second.comparison == first.comparison)
+    }
+}
