@@ -1,0 +1,197 @@
+// Test fixtures: small archives in the exact layouts users download (CUB, VOC, ILSVRC DET,
+// Tiny-ImageNet, Fashion-MNIST, Animal-MNIST), with real JPEG/PNG encodings, real XML and IDX bytes.
+//
+// How to use:
+//
+//     let objects = try Fixtures.cubArchive(at: dir + "/CUB_200_2011.tgz", classes: ["Cardinal", "Blue_Jay"],
+//                                           perClass: 3, size: 48)                  // masks in the archive
+//     var cub = try Fixtures.cub(classes: ["Cardinal"], perClass: 2, size: 32)       // edit before writing
+//     cub.archive.replace(cub.objects[0].member, with: Array(jpeg.prefix(200)))
+//     try cub.archive.write(to: path)
+//
+// Every scene is a coloured object (an ellipse inscribed in its box, or the whole box) on a gentle
+// gray gradient, so crops, masks and boxes can be checked pixel by pixel.
+import Foundation
+import KDCore
+import KDDatasets
+@testable import ImageGrid
+
+/// An archive's members in order, editable before it is written.
+struct ArchiveFixture {
+    var files: [(path: String, bytes: [UInt8])] = []
+
+    mutating func add(_ path: String, _ bytes: [UInt8]) { files.append((path, bytes)) }
+    mutating func add(_ path: String, text: String) { files.append((path, Array(text.utf8))) }
+
+    mutating func replace(_ path: String, with bytes: [UInt8]) {
+        guard let i = files.firstIndex(where: { $0.path == path }) else { preconditionFailure("no fixture member \(path)") }
+        files[i].bytes = bytes
+    }
+
+    mutating func remove(_ path: String) { files.removeAll { $0.path == path } }
+
+    func bytes(_ path: String) -> [UInt8] {
+        guard let f = files.first(where: { $0.path == path }) else { preconditionFailure("no fixture member \(path)") }
+        return f.bytes
+    }
+
+    func text(_ path: String) -> String { String(decoding: bytes(path), as: UTF8.self) }
+
+    mutating func replaceText(_ path: String, _ transform: (String) -> String) {
+        replace(path, with: Array(transform(text(path)).utf8))
+    }
+
+    func write(to path: String, format: ArchiveWriter.Format = .tarGzip) throws {
+        let writer = try ArchiveWriter(path: path, format: format)
+        for f in files { try writer.addFile(f.path, bytes: f.bytes) }
+        try writer.finish()
+    }
+}
+
+/// One object drawn into a fixture image.
+struct FixtureObject {
+    var member: String
+    var label: Int
+    var split: Split
+    /// Half-open pixel box of the object.
+    var box: PixelBox
+    var imageWidth: Int
+    var imageHeight: Int
+    var colour: [UInt8]
+    /// True when the object is an ellipse inscribed in the box, false when it fills the box.
+    var ellipse: Bool
+    /// The member holding its mask, if any.
+    var maskMember: String?
+}
+
+enum Fixtures {
+    /// Distinct, saturated object colours by class.
+    static let colours: [[UInt8]] = [[220, 30, 30], [30, 60, 220], [30, 200, 60], [230, 200, 20], [200, 40, 200]]
+
+    // MARK: Scenes
+
+    /// The background: a gray gradient from 50 to about 130, smooth enough that JPEG keeps it.
+    static func background(width: Int, height: Int) -> RGBImage {
+        var image = RGBImage(width: width, height: height, channels: 3, repeating: 0)
+        for y in 0..<height {
+            for x in 0..<width {
+                let v = UInt8(50 + (40 * x) / max(1, width) + (40 * y) / max(1, height))
+                for c in 0..<3 { image[x: x, y: y, c: c] = v }
+            }
+        }
+        return image
+    }
+
+    /// True when pixel (x, y) belongs to an object in `box`: its centre inside the inscribed ellipse,
+    /// or anywhere in the box.
+    static func inside(_ x: Int, _ y: Int, _ box: PixelBox, ellipse: Bool) -> Bool {
+        guard x >= box.x && x < box.x1 && y >= box.y && y < box.y1 else { return false }
+        guard ellipse else { return true }
+        let cx = Double(box.x) + Double(box.width) / 2, cy = Double(box.y) + Double(box.height) / 2
+        let dx = (Double(x) + 0.5 - cx) / (Double(box.width) / 2), dy = (Double(y) + 0.5 - cy) / (Double(box.height) / 2)
+        return dx * dx + dy * dy <= 1
+    }
+
+    /// Draws objects (box, colour) onto the background; returns the image and, per object, its
+    /// 0/255 mask.
+    static func scene(width: Int, height: Int, objects: [(box: PixelBox, colour: [UInt8])], ellipse: Bool = true)
+        -> (image: RGBImage, masks: [RGBImage]) {
+        var image = background(width: width, height: height)
+        var masks: [RGBImage] = []
+        for (box, colour) in objects {
+            var mask = RGBImage(width: width, height: height, channels: 1, repeating: 0)
+            for y in 0..<height {
+                for x in 0..<width where inside(x, y, box, ellipse: ellipse) {
+                    for c in 0..<3 { image[x: x, y: y, c: c] = colour[c] }
+                    mask[x: x, y: y, c: 0] = 255
+                }
+            }
+            masks.append(mask)
+        }
+        return (image, masks)
+    }
+
+    // MARK: CUB-200-2011
+
+    enum MaskPlacement { case none, inArchive, separate }
+
+    struct CUB {
+        var archive: ArchiveFixture
+        /// The separate segmentations.tgz members when masks were `.separate`.
+        var masks: ArchiveFixture
+        var objects: [FixtureObject]
+    }
+
+    /// A CUB-200-2011 archive in its exact layout: metadata, then images; masks (0/255 grayscale PNGs)
+    /// as `segmentations/<class dir>/<name>.png` in the archive, in a separate fixture, or none.
+    /// Image j of a class is a test image when j % 3 == 2, else a training image.
+    static func cub(classes: [String] = ["Cardinal", "Blue_Jay"], perClass: Int = 3, size: Int = 48,
+                    masks: MaskPlacement = .inArchive, composite: Bool = false) throws -> CUB {
+        var archive = ArchiveFixture(), maskArchive = ArchiveFixture()
+        var images = "", labels = "", split = "", boxes = "", classList = ""
+        var objects: [FixtureObject] = []
+        var payload: [(String, [UInt8])] = []
+        var maskPayload: [(String, [UInt8])] = []
+        var id = 0
+        for (k, className) in classes.enumerated() {
+            let folder = String(format: "%03d.%@", k + 1, className)
+            classList += "\(k + 1) \(folder)\n"
+            for j in 0..<perClass {
+                id += 1
+                let width = size + 8 * (j % 2), height = size
+                let box = PixelBox(x: 4 + 2 * (j % 3), y: 5 + 3 * (j % 2), width: size / 2 + 4 * (j % 2), height: size / 2 + 2)
+                let colour = colours[k % colours.count]
+                let (image, mask) = scene(width: width, height: height, objects: [(box, colour)])
+                let file = "\(className)_\(String(format: "%04d", id))_\(id).jpg"
+                let member = "CUB_200_2011/images/\(folder)/\(file)"
+                let maskMember = "segmentations/\(folder)/\(file.replacingExtension(with: "png"))"
+                let s: Split = j % 3 == 2 ? .test : .train
+                images += "\(id) \(folder)/\(file)\n"
+                labels += "\(id) \(k + 1)\n"
+                split += "\(id) \(s == .train ? 1 : 0)\n"
+                boxes += "\(id) \(Double(box.x)) \(Double(box.y)) \(Double(box.width)) \(Double(box.height))\n"
+                payload.append((member, try image.encodeJPEG(quality: 95)))
+                if masks != .none { maskPayload.append((maskMember, try mask[0].encodePNG())) }
+                objects.append(FixtureObject(member: member, label: k, split: s, box: box, imageWidth: width, imageHeight: height,
+                                             colour: colour, ellipse: true, maskMember: masks == .none ? nil : maskMember))
+            }
+        }
+        archive.add("CUB_200_2011/README", text: "CUB-200-2011 fixture\n")
+        archive.add("CUB_200_2011/images.txt", text: images)
+        archive.add("CUB_200_2011/classes.txt", text: classList)
+        archive.add("CUB_200_2011/image_class_labels.txt", text: labels)
+        archive.add("CUB_200_2011/train_test_split.txt", text: split)
+        archive.add("CUB_200_2011/bounding_boxes.txt", text: boxes)
+        if composite {
+            archive.add("CUB_200_2011/kd-composite.json",
+                        text: #"{"composite": true, "description": "COMPOSITE dataset: test objects pasted on crops of real photographs; not CUB-200-2011", "objects": {"source": "fixture"}, "backgrounds": [], "seed": 1}"#)
+        }
+        for (path, bytes) in payload { archive.add(path, bytes) }
+        switch masks {
+        case .none: break
+        case .inArchive: for (path, bytes) in maskPayload { archive.add(path, bytes) }
+        case .separate: for (path, bytes) in maskPayload { maskArchive.add(path, bytes) }
+        }
+        return CUB(archive: archive, masks: maskArchive, objects: objects)
+    }
+
+    /// Writes a CUB-layout `.tgz` (masks inside it, as the composite builder writes them) at `path`
+    /// and returns its objects.
+    @discardableResult
+    static func cubArchive(at path: String, classes: [String] = ["Cardinal", "Blue_Jay"], perClass: Int = 3,
+                           size: Int = 48, composite: Bool = false) throws -> [FixtureObject] {
+        let fixture = try cub(classes: classes, perClass: perClass, size: size, masks: .inArchive, composite: composite)
+        try fixture.archive.write(to: path)
+        return fixture.objects
+    }
+
+    // MARK: Helpers
+
+    /// A fresh temporary folder for one test.
+    static func temporaryFolder(_ name: String = #function) throws -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let path = NSTemporaryDirectory() + "kd-imagegrid-\(safe)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
