@@ -78,9 +78,10 @@ final class ArchiveStream {
     /// Reads the next header; nil at the end of the archive.
     ///
     /// Any status but OK is an error (RETRY is libarchive skipping a damaged tar header, WARN a
-    /// malformed pax attribute it ignored), except a WARN about a member name that is not valid in
-    /// the archive's charset (an old zip with Latin-1 names): that entry is kept, its name decoded
-    /// with replacement characters.
+    /// malformed pax attribute it ignored), except a WARN that a member name cannot be converted to
+    /// the locale's charset (only possible when no UTF-8 locale is installed): that entry is kept.
+    /// Names that are not valid UTF-8 (old zips with Latin-1 names) are decoded with replacement
+    /// characters; such entries stay readable through their listed `ArchiveEntry`.
     func next() throws -> ArchiveEntry? { try ArchiveLocale.run { try nextHeader() } }
 
     private func nextHeader() throws -> ArchiveEntry? {
@@ -130,8 +131,9 @@ final class ArchiveStream {
             guard size >= 0 else {
                 throw ArchiveError.corrupt(archive: name, member: path, reason: "the header declares a negative size")
             }
+            // Compared before adding: release builds use -Ounchecked, where an overflow would wrap.
+            if size > limits.maxTotalBytes - totalBytes { throw ArchiveError.archiveTooLarge(archive: name, limit: limits.maxTotalBytes) }
             totalBytes += size
-            if totalBytes > limits.maxTotalBytes { throw ArchiveError.archiveTooLarge(archive: name, limit: limits.maxTotalBytes) }
         }
         let entry = ArchiveEntry(path: path, size: size, kind: kind, ordinal: ordinal)
         current = entry
@@ -198,9 +200,9 @@ final class ArchiveStream {
                 if bytes.count + n > limit {
                     throw ArchiveError.memberTooLarge(archive: name, member: entry.path, size: bytes.count + n, limit: limit)
                 }
+                if n > limits.maxTotalBytes - totalBytes { throw ArchiveError.archiveTooLarge(archive: name, limit: limits.maxTotalBytes) }
                 bytes.append(contentsOf: scratch[0..<n])
                 totalBytes += n
-                if totalBytes > limits.maxTotalBytes { throw ArchiveError.archiveTooLarge(archive: name, limit: limits.maxTotalBytes) }
             }
         }
         return bytes

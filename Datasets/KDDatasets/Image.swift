@@ -135,17 +135,7 @@ public struct RGBImage: Equatable, Sendable {
     /// encoded without their alpha channel.
     public func encodeJPEG(quality: Int = 90) throws -> [UInt8] {
         let source = channels == 4 ? rgb : self
-        var out: UnsafeMutablePointer<UInt8>? = nil
-        var size = 0
-        var message = [CChar](repeating: 0, count: 256)
-        let status = source.pixels.withUnsafeBufferPointer {
-            kd_jpeg_encode($0.baseAddress, Int32(width), Int32(height), Int32(source.channels), Int32(quality), &out, &size, &message)
-        }
-        defer { kd_codec_free(out) }
-        guard status == Int32(KD_CODEC_OK.rawValue), let out else {
-            throw ImageError.encodingFailed(format: "JPEG", reason: String(cString: message))
-        }
-        return Array(UnsafeBufferPointer(start: out, count: size))
+        return try JPEGEncoder.encode(samples: source.pixels, width: width, height: height, channels: source.channels, quality: quality)
     }
 
     // MARK: Channels
@@ -233,6 +223,24 @@ enum PNGEncoder {
         defer { kd_codec_free(out) }
         guard status == Int32(KD_CODEC_OK.rawValue), let out else {
             throw ImageError.encodingFailed(format: "PNG", reason: String(cString: message))
+        }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+}
+
+/// The JPEG encoder of the C shim. `channels` 4 means inverted (Adobe) CMYK, for tests.
+enum JPEGEncoder {
+    static func encode(samples: [UInt8], width: Int, height: Int, channels: Int, quality: Int) throws -> [UInt8] {
+        precondition(samples.count == width * height * channels, "sample count does not match the JPEG layout")
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = samples.withUnsafeBufferPointer {
+            kd_jpeg_encode($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality), &out, &size, &message)
+        }
+        defer { kd_codec_free(out) }
+        guard status == Int32(KD_CODEC_OK.rawValue), let out else {
+            throw ImageError.encodingFailed(format: "JPEG", reason: String(cString: message))
         }
         return Array(UnsafeBufferPointer(start: out, count: size))
     }

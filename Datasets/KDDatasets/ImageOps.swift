@@ -57,6 +57,19 @@ public struct Normalization: Codable, Equatable, Sendable {
         self.mean = mean; self.std = std
     }
 
+    /// Decoding validates like `init`: a recorded normalisation is a user's file.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let mean = try container.decode([Float].self, forKey: .mean)
+        let std = try container.decode([Float].self, forKey: .std)
+        guard mean.count == std.count, !mean.isEmpty, mean.allSatisfy(\.isFinite), std.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath,
+                debugDescription: "normalisation needs one finite mean and one positive, finite std per channel; found mean \(mean), std \(std)"))
+        }
+        self.mean = mean
+        self.std = std
+    }
+
     /// ImageNet's RGB statistics, the usual choice for natural photographs (CUB, VOC, ILSVRC).
     public static let imageNet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 

@@ -1,4 +1,5 @@
-// The pickle stack machine behind NumpyPickle: builds values, never resolves globals or calls them.
+// The pickle stack machine behind NumpyPickle: builds values, never resolves globals or calls them
+// (PickleValue and the numpy-specific reading of its result are in NumpyPickle.swift).
 // Internal. Memo entries are copies (values, not references): enough for the tree-shaped pickles
 // numpy writes, not for self-referencing objects.
 
@@ -201,101 +202,5 @@ struct PickleMachine {
             if scalars.allSatisfy({ $0.value < 256 }) { return .ownedBytes(scalars.map { UInt8($0.value) }) }
         }
         return .object(callable: callable, arguments: arguments, state: nil)
-    }
-}
-
-// MARK: - Recognising numpy arrays
-
-extension PickleMachine {
-    func array(from root: PickleValue) throws -> NumpyArray {
-        guard case .object(.global(let module, let function), let arguments, let state) = root,
-              module.hasPrefix("numpy") else {
-            throw DataFileError.badHeader(file: name, expected: "a pickled numpy array", found: "a pickled \(root.kindName)")
-        }
-        let shapeValue: PickleValue, dtypeValue: PickleValue, dataValue: PickleValue
-        switch function {
-        case "_reconstruct":
-            // state = (version, shape, dtype, is_fortran, data) or, before numpy 1.0, without version.
-            guard case .tuple(var s)? = state, s.count == 5 || s.count == 4 else {
-                throw DataFileError.badHeader(file: name, expected: "ndarray state (version, shape, dtype, fortran, data)",
-                                              found: state?.kindName ?? "no state")
-            }
-            if s.count == 5 { s.removeFirst() }
-            if case .bool(true) = s[2] {
-                throw DataFileError.unsupported(file: name, reason: "the array is stored in Fortran order; save it C-contiguous")
-            }
-            (shapeValue, dtypeValue, dataValue) = (s[0], s[1], s[3])
-        case "_frombuffer":
-            guard case .tuple(let a) = arguments, a.count == 4 else {
-                throw DataFileError.badHeader(file: name, expected: "_frombuffer(buffer, dtype, shape, order)", found: arguments.kindName)
-            }
-            if case .string("F") = a[3] {
-                throw DataFileError.unsupported(file: name, reason: "the array is stored in Fortran order; save it C-contiguous")
-            }
-            (shapeValue, dtypeValue, dataValue) = (a[2], a[1], a[0])
-        default:
-            throw DataFileError.badHeader(file: name, expected: "a pickled numpy array", found: "\(module).\(function)(…)")
-        }
-
-        guard case .tuple(let dims) = shapeValue else {
-            throw DataFileError.badHeader(file: name, expected: "a shape tuple", found: shapeValue.kindName)
-        }
-        var shape: [Int] = []
-        var count = 1
-        for d in dims {
-            guard case .int(let n) = d, n >= 0 else { throw DataFileError.badHeader(file: name, expected: "non-negative dimensions", found: d.kindName) }
-            shape.append(n)
-            let (c, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw DataFileError.sizeMismatch(file: name, what: "shape \(shape)", expected: Int.max, found: bytes.count) }
-            count = c
-        }
-        let descr = try self.descr(dtypeValue)
-        let itemSize = Int(descr.dropFirst(2)) ?? 0
-        let data: [UInt8]
-        switch dataValue {
-        case .bytes(let r): data = Array(bytes[r])
-        case .ownedBytes(let b): data = b
-        default: throw DataFileError.badHeader(file: name, expected: "the array's raw bytes", found: dataValue.kindName)
-        }
-        let (expected, overflow) = count.multipliedReportingOverflow(by: itemSize)
-        guard !overflow, expected == data.count else {
-            throw DataFileError.sizeMismatch(file: name, what: "array of shape \(shape) and dtype \(descr)",
-                                             expected: overflow ? Int.max : expected, found: data.count)
-        }
-        return NumpyArray(shape: shape, descr: descr, data: data)
-    }
-
-    /// "|u1", "<i8", … from a pickled `numpy.dtype(code, align, copy)` with state
-    /// `(version, byteorder, subarray, names, fields, elsize, alignment, flags)`.
-    private func descr(_ value: PickleValue) throws -> String {
-        guard case .object(.global(_, "dtype"), .tuple(let a), let state) = value, let first = a.first else {
-            throw DataFileError.badHeader(file: name, expected: "a pickled numpy dtype", found: value.kindName)
-        }
-        var code: String
-        switch first {
-        case .string(let s): code = s
-        case .bytes(let r): code = String(decoding: bytes[r], as: UTF8.self)
-        default: throw DataFileError.badHeader(file: name, expected: "a dtype code such as 'u1'", found: first.kindName)
-        }
-        var order = "="
-        if case .tuple(let s)? = state, s.count >= 2 {
-            switch s[1] {
-            case .string(let o): order = o
-            case .bytes(let r): order = String(decoding: bytes[r], as: UTF8.self)
-            default: break
-            }
-            if s.count >= 4, !s[3].isNone {
-                throw DataFileError.unsupported(file: name, reason: "structured dtypes (with named fields) are not read")
-            }
-        }
-        if let c = code.first, "<>|=".contains(c) { order = String(c); code.removeFirst() }
-        guard let kind = code.first, "biuf".contains(kind), let size = Int(code.dropFirst()), [1, 2, 4, 8].contains(size) else {
-            throw DataFileError.unsupported(file: name, reason: "dtype '\(code)' (only bool, integer and float arrays are read)")
-        }
-        if size == 1 { order = "|" } else if order == "=" { order = "<" }   // numpy's native order on every supported machine
-        guard order == "<" || order == ">" || order == "|" else {
-            throw DataFileError.badHeader(file: name, expected: "byte order '<', '>', '|' or '='", found: "'\(order)'")
-        }
-        return order + code
     }
 }

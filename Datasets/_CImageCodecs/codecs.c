@@ -190,8 +190,8 @@ int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int cha
     *out = NULL;
     *out_size = 0;
     message[0] = 0;
-    if ((channels != 1 && channels != 3) || width <= 0 || height <= 0 || quality < 1 || quality > 100) {
-        snprintf(message, 256, "JPEG encoding needs 1 or 3 channels, a positive size and quality 1...100 "
+    if ((channels != 1 && channels != 3 && channels != 4) || width <= 0 || height <= 0 || quality < 1 || quality > 100) {
+        snprintf(message, 256, "JPEG encoding needs 1, 3 or 4 channels, a positive size and quality 1...100 "
                  "(got %d channels, %d x %d, quality %d)", channels, width, height, quality);
         return KD_CODEC_BAD_ARGUMENT;
     }
@@ -216,8 +216,8 @@ int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int cha
     cinfo.image_width = (JDIMENSION)width;
     cinfo.image_height = (JDIMENSION)height;
     cinfo.input_components = channels;
-    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&cinfo);
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : channels == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&cinfo);   // CMYK input is stored as YCCK with an Adobe marker
     jpeg_set_quality(&cinfo, quality, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
     size_t rowBytes = (size_t)width * (size_t)channels;

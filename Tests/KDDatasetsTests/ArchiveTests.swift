@@ -265,5 +265,23 @@ func expectArchiveError(_ body: () throws -> Void, sourceLocation: SourceLocatio
             #expect(try reader.entries().map(\.path) == ["clipart/oiseaux/mésange bleue.png"], "\(format)")
             #expect(try reader.read("clipart/oiseaux/mésange bleue.png") == [7, 8])
         }
+        // An old zip whose names are Latin-1 bytes without the UTF-8 flag: the entry is kept, its name
+        // decoded with replacement characters, and it stays readable.
+        var zip = try ArchiveWriter.archive(.zip, files: [("m\u{e9}sange.txt", Array("bird".utf8)), ("plain.txt", [1])])
+        let utf8Name = Array("m\u{e9}sange".utf8), latin1Name: [UInt8] = [0x6D, 0xE9, 0xE9, 0x73, 0x61, 0x6E, 0x67, 0x65]
+        var patched = 0
+        for i in 0..<(zip.count - utf8Name.count) where Array(zip[i..<(i + utf8Name.count)]) == utf8Name {
+            zip.replaceSubrange(i..<(i + utf8Name.count), with: latin1Name)
+            patched += 1
+        }
+        for i in 0..<(zip.count - 4) where zip[i] == 0x50 && zip[i + 1] == 0x4B {
+            if zip[i + 2] == 3 && zip[i + 3] == 4 { zip[i + 7] &= ~0x08 }    // local header: clear the UTF-8 flag
+            if zip[i + 2] == 1 && zip[i + 3] == 2 { zip[i + 9] &= ~0x08 }    // central directory entry
+        }
+        #expect(patched == 2)
+        let latin = try ArchiveReader(bytes: zip, name: "latin1.zip")
+        let entries = try latin.entries()
+        #expect(entries.map(\.path) == ["m\u{FFFD}\u{FFFD}sange.txt", "plain.txt"], "\(entries)")
+        #expect(try latin.read(entries[0]) == Array("bird".utf8))
     }
 }

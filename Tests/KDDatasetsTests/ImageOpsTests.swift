@@ -72,6 +72,9 @@ import _TestSupport
         // The record survives a JSON round trip exactly.
         let json = try JSONEncoder().encode(Normalization.imageNet)
         #expect(try JSONDecoder().decode(Normalization.self, from: json) == .imageNet)
+        #expect(throws: DecodingError.self) {
+            _ = try JSONDecoder().decode(Normalization.self, from: Data(#"{"mean":[0.5],"std":[0]}"#.utf8))
+        }
         expectClose(RGBImage(width: 1, height: 1, channels: 1, pixels: [255]).tensor(normalization: .identity(channels: 1)).array, [1])
     }
 

@@ -103,6 +103,23 @@ func expectImageError(_ body: () throws -> Void, sourceLocation: SourceLocation 
         #expect(try RGBImage.decode(bytes: try rgba.encodeJPEG(), name: "a.jpg").channels == 3)
     }
 
+    @Test func cmykJPEGsDecodeToRGB() throws {
+        // Adobe-inverted CMYK (255 = no ink): magenta, white, dark grey, pure yellow in 8×8 blocks.
+        let inks: [[UInt8]] = [[255, 0, 255, 255], [255, 255, 255, 255], [255, 255, 255, 64], [255, 255, 0, 255]]
+        let expected: [[Int]] = [[255, 0, 255], [255, 255, 255], [64, 64, 64], [255, 255, 0]]
+        var samples: [UInt8] = []
+        for _ in 0..<8 { for block in 0..<4 { for _ in 0..<8 { samples += inks[block] } } }
+        let jpeg = try JPEGEncoder.encode(samples: samples, width: 32, height: 8, channels: 4, quality: 95)
+        let image = try RGBImage.decode(bytes: jpeg, name: "cmyk.jpg")
+        #expect(image.channels == 3)
+        for (block, rgb) in expected.enumerated() {
+            for c in 0..<3 {
+                let got = Int(image[x: block * 8 + 4, y: 4, c: c])
+                #expect(abs(got - rgb[c]) <= 6, "block \(block) channel \(c): \(got) vs \(rgb[c])")
+            }
+        }
+    }
+
     @Test func truncatedJPEGIsAnErrorNotACrash() throws {
         let jpeg = try gradientImage(width: 64, height: 48).encodeJPEG(quality: 90)
         for cut in [jpeg.count - 2, jpeg.count * 6 / 10, 300, 20, 3] {

@@ -73,6 +73,8 @@ int kd_png_encode(const uint8_t *samples, int32_t width, int32_t height, int col
                   int trns_count, uint8_t **out, size_t *out_size, char message[256]);
 
 /// Encodes 1-channel (gray) or 3-channel (RGB) 8-bit pixels as a baseline JPEG with quality 1...100.
+/// 4 channels are CMYK in Adobe's inverted convention (255 = no ink), written with an Adobe marker
+/// (used by tests of the CMYK decoding path; ILSVRC holds a few such photos).
 int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int channels, int quality,
                    uint8_t **out, size_t *out_size, char message[256]);
 
