@@ -12,6 +12,6 @@ struct KDTool: ParsableCommand {
         input unit loses up to a chosen layer, counts knowledge points on foreground and background, and \
         reports N_fg, N_bg, λ, D_mean, D_var and ρ (Zhang, Cheng, Chen, Rao). See Docs/ for every analysis.
         """,
-        subcommands: [PluginsCommand.self, BenchCommand.self]
+        subcommands: [QuickstartCommand.self, AnalyzeCommand.self, DatasetCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }

@@ -1,0 +1,25 @@
+import Foundation
+import KDCore
+import KDDatasets
+
+/// The image modality: grid-cell units over object crops from CUB, VOC, ILSVRC-DET, Tiny-ImageNet,
+/// Fashion-MNIST, Animal-MNIST and composite archives, and the CNN families of ``CNNFamilies``.
+public final class ImageGridPlugin: ModalityPlugin {
+    public init() {}
+    public let name = "image-grid"
+    public let summary = "Images: G×G grid cells over object crops (CUB-200-2011, Pascal VOC 2012, ILSVRC DET, Tiny-ImageNet, Fashion-MNIST, Animal-MNIST, composites); CNN families."
+    /// b = 0.2 for images (SPEC.md §3); α = 7 for VGG/AlexNet-like nets (ResNet-like: 6, per family).
+    public let defaults = PluginDefaults(threshold: 0.2, alpha: 7, family: "vgg11-s")
+    public var families: [ModelFamily] { CNNFamilies.all }
+    public var options: [PluginOption] { ImageOptions.pluginOptions }
+
+    public func recognise(_ path: String) -> String? { recogniseImageCollection(path) }
+
+    public func open(_ path: String, options given: [String: String]) throws -> DatasetSource {
+        let resolved = try resolveOptions(given)
+        // Keep only the options the user gave or whose default is a value (not "all"/"none").
+        var explicit: [String: String] = [:]
+        for (k, v) in resolved where given[k] != nil || !["all", "none"].contains(v) { explicit[k] = v }
+        return try openImageCollection(path, options: try ImageOptions(parsing: explicit))
+    }
+}
