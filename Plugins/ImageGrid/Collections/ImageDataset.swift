@@ -63,6 +63,10 @@ public final class ImageDataset: DatasetSource {
     /// x[h, w, c] = (pixel[h, w, c] / 255 − mean[c]) / std[c]
     /// ```
     public func sample(_ split: Split, _ index: Int) throws -> Sample {
+        guard index >= 0 && index < count(split) else {
+            throw ImageCollectionError.badOption(name: "index", value: "\(index)",
+                                                 expected: "a \(split) sample index in 0..<\(count(split))")
+        }
         let s = item(split, index)
         let side = options.imageSize
         let t = Tensor(shape: [side, side, 3])
