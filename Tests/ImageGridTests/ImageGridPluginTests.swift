@@ -66,3 +66,19 @@ import _TestSupport
         #expect(Int(low[0]) + Int(low[1]) > Int(high[0]) + Int(high[1]))
     }
 }
+
+/// `crop-scale` widens the crop about the box: the object then covers fewer grid cells, and the setting is
+/// recorded with the dataset's settings.
+@Test func cropScaleOverrideWidensTheCrop() throws {
+    let dir = try Fixtures.temporaryFolder()
+    let archive = dir + "/CUB_200_2011.tgz"
+    try Fixtures.cubArchive(at: archive, perClass: 3, size: 48)
+    let plugin = ImageGridPlugin()
+    let tight = try plugin.open(archive, options: ["image-size": "32", "grid": "8"])
+    let wide = try plugin.open(archive, options: ["image-size": "32", "grid": "8", "crop-scale": "1.5"])
+    let fgTight = try tight.sample(.train, 0).foreground.filter { $0 }.count
+    let fgWide = try wide.sample(.train, 0).foreground.filter { $0 }.count
+    #expect(fgWide < fgTight, "fg cells: tight \(fgTight), wide \(fgWide)")
+    #expect(wide.settings["crop-scale-override"] == "1.5" && tight.settings["crop-scale-override"] == "format")
+    #expect(throws: (any Error).self) { try plugin.open(archive, options: ["crop-scale": "0.5"]) }
+}

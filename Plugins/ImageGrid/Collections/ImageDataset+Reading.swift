@@ -291,7 +291,8 @@ final class Materializer {
         }
         let onBlack = job.targets.contains { records[$0].mask == .fromImage } ? ObjectCrop.objectOnBlack(decoded) : nil
         return job.targets.map { t in
-            let record = records[t]
+            var record = records[t]
+            if let scale = options.cropScale { record.cropScale = scale }
             switch ObjectCrop.geometry(record, width: decoded.width, height: decoded.height) {
             case .failure(let f): return (t, .failure(f))
             case .success(let g):

@@ -45,6 +45,9 @@ public struct ImageOptions: Codable, Equatable, Sendable {
     public var includeDifficult: Bool = false
     /// Seed of the subset shuffle.
     public var seed: UInt64 = 0
+    /// Overrides the format's crop scale (CUB 1, VOC 1.2, ILSVRC 1.5): the crop is the object box scaled by
+    /// this factor about its centre, clamped to the image. nil keeps the format's (the paper's) choice.
+    public var cropScale: Double? = nil
 
     public init() {}
 
@@ -60,6 +63,7 @@ public struct ImageOptions: Codable, Equatable, Sendable {
         masks = try c.decodeIfPresent(String.self, forKey: .masks)
         includeDifficult = try c.decodeIfPresent(Bool.self, forKey: .includeDifficult) ?? d.includeDifficult
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        cropScale = try c.decodeIfPresent(Double.self, forKey: .cropScale)
     }
 
     /// Throws when an option cannot work (S < G, a non-positive size, a normalisation without 3 channels).
@@ -75,6 +79,9 @@ public struct ImageOptions: Codable, Equatable, Sendable {
             throw bad("normalization", "\(normalization.mean.count) channels", "3 values (grayscale sources are replicated to RGB)")
         }
         if let n = maxPerSplit, n < 1 { throw bad("max-per-split", "\(n)", "a positive integer, or none") }
+        if let s = cropScale, !(s.isFinite && s >= 1 && s <= 4) {
+            throw bad("crop-scale", "\(s)", "a number from 1 to 4, or format (the format's own scale)")
+        }
         if let c = classes, c.isEmpty { throw bad("classes", "", "a non-empty comma-separated list of class names") }
     }
 
@@ -92,6 +99,7 @@ public struct ImageOptions: Codable, Equatable, Sendable {
             "masks": masks ?? "none",
             "include-difficult": String(includeDifficult),
             "seed": String(seed),
+            "crop-scale-override": cropScale.map { String($0) } ?? "format",
         ]
     }
 }
@@ -114,6 +122,8 @@ extension ImageOptions {
             PluginOption("masks", default: "none", help: "Path of a separate mask archive (CUB's segmentations.tgz)."),
             PluginOption("include-difficult", default: "false", help: "Keep VOC/ILSVRC objects marked difficult."),
             PluginOption("seed", default: String(d.seed), help: "Seed of the subset shuffle."),
+            PluginOption("crop-scale", default: "format",
+                         help: "Crop the object box scaled by this factor (≥ 1) instead of the format's own (CUB 1, VOC 1.2, ILSVRC 1.5)."),
         ]
     }()
 
@@ -154,6 +164,10 @@ extension ImageOptions {
             case "seed":
                 guard let v = UInt64(value) else { throw bad(name, raw, "a non-negative integer") }
                 seed = v
+            case "crop-scale":
+                if value == "format" { cropScale = nil; break }
+                guard let v = Double(value) else { throw bad(name, raw, "a number ≥ 1, or format") }
+                cropScale = v
             default:
                 throw bad(name, raw, "one of the options " + ImageOptions.pluginOptions.map(\.name).joined(separator: ", "))
             }
