@@ -254,8 +254,8 @@ final class AnimalMNISTSource: ObjectSource {
 /// Clip-art cut-outs: each sub-folder of the root is a class, holding PNGs at any depth (Debian
 /// openclipart-png's `/usr/share/openclipart/png/<category>/…`; point at `…/png/animals` for birds,
 /// fish, mammals, …). Symbolic links are skipped (openclipart-png links duplicates). A PNG is used
-/// when it has an alpha channel, its mask (alpha ≥ 128) is not empty and does not cover the whole
-/// frame (those are rectangles, not cut-outs). Cutouts larger than `maxSide` are reduced first
+/// when it has an alpha channel and its mask (alpha ≥ 128) is neither empty, nor the whole frame,
+/// nor (nearly) a filled rectangle (those are pictures, not cut-outs). Cutouts larger than `maxSide` are reduced first
 /// (premultiplied, so only the final resize decides the mask), which keeps memory bounded.
 final class ClipArtSource: ObjectSource {
     let name = "clip-art"
@@ -267,6 +267,10 @@ final class ClipArtSource: ObjectSource {
     private let files: [[String]]
     private let maxSide: Int
     let sourceDigests: [SourceDigest] = []
+
+    /// A mask filling this share of its own tight box is a rectangle (a picture with a transparent
+    /// margin, openclipart's "Linked Image Not Found" placeholders), not a cut-out.
+    static let rectangleShare = 0.97
 
     /// 8 Mpx per clip-art PNG (openclipart's largest are about 1 Mpx).
     static let maxPixels = 8 << 20
@@ -343,6 +347,9 @@ final class ClipArtSource: ObjectSource {
         if inside == count { return .skipped("\(relative): the alpha covers the whole frame") }
         guard let box = CompositeMasks.tightBox(mask, width: image.width, height: image.height) else {
             return .skipped("\(relative): fully transparent")
+        }
+        if Double(inside) >= ClipArtSource.rectangleShare * Double(box.area) {
+            return .skipped("\(relative): the opaque part is a \(box.width)×\(box.height) rectangle, not a cut-out")
         }
         var values = [Float](repeating: 0, count: box.width * box.height * 4)
         image.pixels.withUnsafeBufferPointer { p in
