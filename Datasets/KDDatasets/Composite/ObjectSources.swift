@@ -53,7 +53,7 @@ protocol ObjectSource: AnyObject {
     /// object is its own file (clip-art), whose used files are hashed instead.
     var sourceDigests: [SourceDigest] { get }
     var fill: ObjectFill { get }
-    /// When true, train and test draw from one shuffled list (test first), so they never share an
+    /// When true, train and test draw from one shuffled list (train first), so they never share an
     /// object; when false the source has separate train and test objects.
     var sharedPool: Bool { get }
     /// Candidates of class `classIndex` for one split (both splits alike when ``sharedPool``).
