@@ -106,7 +106,7 @@ final class FashionMNISTSource: ObjectSource {
     private let byClass: [[[Int]]]      // [split][class] → item indices
 
     init(path: String) throws {
-        let hint = "install Debian's dataset-fashion-mnist or pass --objects PATH (a folder or archive holding "
+        let hint = "install Debian's dataset-fashion-mnist or pass --objects-path PATH (a folder or archive holding "
             + FashionMNISTSource.fileNames.joined(separator: ", ") + ")"
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
