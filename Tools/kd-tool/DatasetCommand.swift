@@ -42,7 +42,7 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "A background photo or a folder of photos (JPEG/PNG, not recursive); repeat for several. Default: \(CompositeOptions.defaultBackgrounds.joined(separator: ", ")).")
         var backgrounds: [String] = []
 
-        @Option(help: "A photo file name to leave out of the backgrounds (photos showing animals); repeat for several. Default: \(CompositeOptions.defaultExcludedBackgrounds.joined(separator: ", ")).")
+        @Option(help: "A photo file name to leave out of the backgrounds (a photo showing an animal), in addition to \(CompositeOptions.defaultExcludedBackgrounds.joined(separator: " and ")) of mate-backgrounds; repeat for several.")
         var exclude: [String] = []
 
         @Option(name: .customLong("per-class"), help: "Images per class (train and test together).")
@@ -69,7 +69,7 @@ struct DatasetCommand: ParsableCommand {
         var options: CompositeOptions {
             CompositeOptions(objects: objects, objectsPath: objectsPath,
                              backgrounds: backgrounds.isEmpty ? CompositeOptions.defaultBackgrounds : backgrounds,
-                             excludedBackgrounds: exclude.isEmpty ? CompositeOptions.defaultExcludedBackgrounds : exclude,
+                             excludedBackgrounds: CompositeOptions.defaultExcludedBackgrounds + exclude,
                              classes: classes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } },
                              perClass: perClass, testFraction: testFraction, size: size, seed: seed,
                              scaleMin: minScale, scaleMax: maxScale)

@@ -132,7 +132,7 @@ public struct CompositeSummary: Codable, Equatable, Sendable {
         public let classIndex: Int
         public let isTrain: Bool
         /// The background photo (its path as listed) and the square cut from it, in the photo's pixels
-        /// after the reduction described in ``CompositeBuilder``.
+        /// after the reduction described in `BackgroundPool` (none for photos with a shorter side ≤ 4·size).
         public let background: String
         public let backgroundCrop: PixelBox
         /// The object's source ("train-images-idx3-ubyte.gz#123", a PNG path).
