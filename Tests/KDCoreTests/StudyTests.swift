@@ -52,5 +52,28 @@ import _TestSupport
         let second = try again.run()
         #expect(lines.contains { $0.contains("0 computed") } && !lines.contains { $0.contains(", checkpoint") })
         #expect(second.comparison == first.comparison)
+
+        // The analysed inputs cover both classes (class by class in turn), not just the first class.
+        let labels = try first.inputIndices.map { try data.sample(.test, $0).label }
+        #expect(labels == [0, 1, 0, 1, 0, 1], "analysed labels \(labels)")
+
+        // A changed training setting in the same folder is refused before anything runs, naming the setting.
+        var changed = config
+        changed.baselineEpochs = 5
+        let refused = try Study(config: changed, family: try plugin.family("tiny-mlp"), data: data,
+                                folder: dir.appendingPathComponent("run"))
+        #expect(throws: StudyError.self) { try refused.run() }
+        do { _ = try refused.run() } catch { #expect("\(error)".contains("baselineEpochs: the folder has 3, this run asks for 5")) }
+        // Metric settings may change: they are computed from the stored maps.
+        var metricsOnly = config
+        metricsOnly.metrics.threshold = 0.05
+        let recomputed = try Study(config: metricsOnly, family: try plugin.family("tiny-mlp"), data: data,
+                                   folder: dir.appendingPathComponent("run")).run()
+        #expect(recomputed.comparison.settings.threshold == 0.05)
+    }
+
+    @Test func balancedSelectionTakesClassesInTurn() {
+        #expect(Study.balancedSelection(labels: [0, 0, 0, 1, 1, 2], count: 5) == [0, 3, 5, 1, 4])
+        #expect(Study.balancedSelection(labels: [1, 1], count: 5) == [0, 1])
     }
 }

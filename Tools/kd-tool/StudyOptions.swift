@@ -15,6 +15,7 @@ struct StudyOptions: ParsableArguments {
     // MARK: networks and training
     @Option(help: "Model family (see `kd-tool plugins`).") var family: String?
     @Option(help: "The analysed layer, also where the student is distilled (default: the family's first tap, fc1).") var tap: String?
+    @Option(help: "Distil the student at this layer instead of the analysed tap (e.g. analyse fc3, distil at fc1).") var distillAt: String?
     @Option(help: "Channel-width factor of the teacher.") var teacherWidth: Double?
     @Option(help: "Channel-width factor of the student and baseline (smaller than the teacher's gives a Table-2 style student; an adapter is added where the tap shapes differ).") var studentWidth: Double?
     @Option(help: "Teacher epochs (the teacher trains longer and on all training data).") var teacherEpochs: Int?
@@ -56,6 +57,7 @@ struct StudyOptions: ParsableArguments {
     func apply(to c: inout StudyConfig, plugin: ModalityPlugin, family f: ModelFamily) {
         c.family = f.name
         c.tap = tap ?? c.tap
+        if let v = distillAt { c.distillationTap = v }
         if let v = teacherWidth { c.teacherWidth = v }
         if let v = studentWidth { c.studentWidth = v }
         if let v = teacherEpochs { c.teacherEpochs = v }

@@ -13,9 +13,9 @@ enum StudyRunner {
             let t = Int(Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data((String(format: "[%02d:%02d] ", t / 60, t % 60) + line + "\n").utf8))
         }
-        if let images = data as? ImageDataset, !images.skipped.isEmpty {
-            study.log("\(images.skipped.count) records skipped while reading (bad members are reported, the rest go on):")
-            for s in images.skipped.prefix(20) { study.log("  \(s)") }
+        if !data.problems.isEmpty {
+            study.log("\(data.problems.count) records skipped while reading (bad members are reported, the rest go on; all are listed in study.json):")
+            for s in data.problems.prefix(20) { study.log("  \(s)") }
         }
         study.log("output folder: \(folder.path)")
         let outcome = try study.run()
@@ -44,7 +44,7 @@ enum StudyRunner {
             for net in networks {
                 var means: [Double] = []
                 for (i, h) in o.finalMaps[net]!.enumerated() {
-                    let fg = images.foreground(.test, i)
+                    let fg = images.foreground(.test, o.inputIndices[i])
                     let bg = zip(h, fg).filter { !$0.1 }.map { Double($0.0) }
                     if !bg.isEmpty { means.append(bg.reduce(0, +) / Double(bg.count)) }
                 }
@@ -53,7 +53,8 @@ enum StudyRunner {
         }
         var written = 0
         for (i, id) in o.inputIDs.enumerated() {
-            let fg = images.foreground(.test, i)
+            let index = o.inputIndices[i]
+            let fg = images.foreground(.test, index)
             let panels = networks.map { net -> HeatMaps.Panel in
                 let h = o.finalMaps[net]![i]
                 let epoch = o.analysedEpochs[net]?.last.map { " E\($0)" } ?? ""
@@ -61,19 +62,19 @@ enum StudyRunner {
                                       knowledgePoints: HeatMaps.knowledgePoints(h, foreground: fg, threshold: b,
                                                                                 baseline: datasetBaseline[net]))
             }
-            let picture = HeatMaps.render(image: images.displayImage(.test, i), mask: images.mask(.test, i),
+            let picture = HeatMaps.render(image: images.displayImage(.test, index), mask: images.mask(.test, index),
                                           grid: images.options.grid, panels: panels)
             let name = String(format: "input-%03d.png", i)
             try Data(try picture.encodePNG()).write(to: folder.appendingPathComponent(name), options: .atomic)
             written += 1
             _ = id
         }
-        var index = "file,input_id,class\n"
+        var listing = "file,input_id,test_index,class\n"
         for (i, id) in o.inputIDs.enumerated() {
-            let label = (try? images.sample(.test, i).label).map { images.classNames[$0] } ?? ""
-            index += String(format: "input-%03d.png", i) + ",\"\(id)\",\(label)\n"
+            let label = (try? images.sample(.test, o.inputIndices[i]).label).map { images.classNames[$0] } ?? ""
+            listing += String(format: "input-%03d.png", i) + ",\"\(id)\",\(o.inputIndices[i]),\(label)\n"
         }
-        try index.write(to: folder.appendingPathComponent("index.csv"), atomically: true, encoding: .utf8)
+        try listing.write(to: folder.appendingPathComponent("index.csv"), atomically: true, encoding: .utf8)
         return written
     }
 }

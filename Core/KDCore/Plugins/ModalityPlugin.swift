@@ -66,6 +66,13 @@ public protocol DatasetSource: AnyObject {
     var settings: [String: String] { get }
     func count(_ split: Split) -> Int
     func sample(_ split: Split, _ index: Int) throws -> Sample
+    /// Records left out while reading (bad members, boxes outside the image, …), one line each naming the
+    /// file, member and reason. Listed in every study's output; never silently dropped.
+    var problems: [String] { get }
+}
+
+extension DatasetSource {
+    public var problems: [String] { [] }
 }
 
 /// A modality: recognises and reads its archives, turns samples into tensors with units and fg/bg

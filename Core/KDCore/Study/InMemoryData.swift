@@ -6,6 +6,8 @@ public final class InMemoryData: TrainingData {
     public let inputs: Tensor        // (N, sample shape)
     public let labels: [Int]
     public let ids: [String]
+    /// The split index of each loaded sample.
+    public let indices: [Int]
     public let skipped: [(index: Int, reason: String)]
     public var count: Int { labels.count }
     let sampleSize: Int
@@ -15,10 +17,12 @@ public final class InMemoryData: TrainingData {
         let shape = source.sampleShape
         let size = shape.reduce(1, *)
         var loaded: [Sample] = []
+        var loadedIndices: [Int] = []
         var skipped: [(Int, String)] = []
         for i in wanted {
-            do { loaded.append(try source.sample(split, i)) } catch { skipped.append((i, "\(error)")) }
+            do { loaded.append(try source.sample(split, i)); loadedIndices.append(i) } catch { skipped.append((i, "\(error)")) }
         }
+        self.indices = loadedIndices
         inputs = Tensor(shape: [loaded.count] + shape)
         for (j, s) in loaded.enumerated() { (inputs.data + j * size).update(from: s.input.data, count: size) }
         labels = loaded.map(\.label)

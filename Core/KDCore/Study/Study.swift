@@ -42,6 +42,8 @@ public final class Study {
         public var seconds: [String: Double]
         /// The analysed inputs, in order, and for heat maps the final maps of every analysed network.
         public var inputIDs: [String]
+        /// The test-split index of each analysed input.
+        public var inputIndices: [Int]
         public var finalMaps: [String: [[Float]]]
     }
 
@@ -54,6 +56,10 @@ public final class Study {
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let c = config
+        let store = try ResultsStore(path: folder.appendingPathComponent("results.sqlite").path)
+        defer { store.close() }
+        let run = "study"
+        try register(run, in: store)
 
         // Data: the teacher sees the whole training split, the student and baseline a seeded subset.
         log("loading \(data.name) …")
@@ -65,7 +71,7 @@ public final class Study {
         let teacherData = InMemoryData(data, split: .train)
         let studentData = InMemoryData(data, split: .train, indices: subset)
         let testData = InMemoryData(data, split: .test)
-        var skipped = (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
+        var skipped = data.problems + (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
         for s in skipped { log("skipped \(s)") }
         guard teacherData.count >= 2 else { throw StudyError.tooFewSamples(split: "train", found: teacherData.count, needed: 2) }
         guard testData.count >= c.analysedInputs else {
@@ -101,13 +107,14 @@ public final class Study {
             _ = try t.run(.scratch, data: studentData)
         }
         let student = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)   // same w_0 as the baseline
-        let adapter = try makeAdapter(student: student, teacher: teacher)
-        log("training the student by feature distillation at \(c.tap) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
+        let adapter = try makeAdapter(student: student, teacher: teacher, tap: c.effectiveDistillationTap)
+        let distillAt = c.effectiveDistillationTap
+        log("training the student by feature distillation at \(distillAt) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
         try timed("train-student") {
             let t = Trainer(model: student, config: trainingConfig("student", epochs: c.studentEpochs,
                                                                    stage2: c.studentStage2Epochs, seedOffset: 2))
             t.progress = progress("student")
-            _ = try t.run(.featureDistillation(teacher: teacher, teacherTap: c.tap, studentTap: c.tap, adapter: adapter),
+            _ = try t.run(.featureDistillation(teacher: teacher, teacherTap: distillAt, studentTap: distillAt, adapter: adapter),
                           data: studentData)
         }
         let accuracy = [
@@ -118,17 +125,16 @@ public final class Study {
         log(String(format: "test accuracy: teacher %.1f %%, student %.1f %%, baseline %.1f %%",
                    100 * accuracy["teacher"]!, 100 * accuracy["student"]!, 100 * accuracy["baseline"]!))
 
-        // Analysis: the first N test inputs, at every checkpoint of the student's stage 1 and the baseline.
-        let inputs = try (0..<c.analysedInputs).map { try data.sample(.test, $0) }
+        // Analysis: N test inputs, class by class in turn, at every checkpoint of the student's distillation
+        // stage (stage 2 when the analysed tap lies above the distillation tap) and of the baseline.
+        let inputIndices = Self.balancedSelection(labels: testData.labels, count: c.analysedInputs).map { testData.indices[$0] }
+        let inputs = try inputIndices.map { try data.sample(.test, $0) }
+        let studentStage = try student.layerIndex(c.tap) > student.layerIndex(distillAt) ? "stage2" : "stage1"
         let networks: [(name: String, folder: URL, width: Double)] = [
-            ("student", folder.appendingPathComponent("student/stage1"), c.studentWidth),
+            ("student", folder.appendingPathComponent("student/\(studentStage)"), c.studentWidth),
             ("baseline", folder.appendingPathComponent("baseline"), c.studentWidth),
         ]
-        let store = try ResultsStore(path: folder.appendingPathComponent("results.sqlite").path)
-        defer { store.close() }
-        let run = "study"
         let settingsHash = Self.hash(c.entropy.summary + " tap=\(c.tap) " + data.settings.sorted { $0.key < $1.key }.description)
-        try store.registerRun(run, settingsJSON: String(decoding: try JSONEncoder.sorted.encode(c), as: UTF8.self))
         var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
         var finalMaps: [String: [[Float]]] = [:]
         var sets: [String: EntropyMapSet] = [:]
@@ -183,7 +189,8 @@ public final class Study {
                        trainSamples: ["teacher": teacherData.count, "student": studentData.count, "baseline": studentData.count],
                        testSamples: testData.count, skippedSamples: skipped, accuracy: accuracy,
                        analysedEpochs: analysedEpochs, failedMaps: failed, flaggedMaps: flagged,
-                       comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), finalMaps: finalMaps)
+                       comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), inputIndices: inputIndices,
+                       finalMaps: finalMaps)
     }
 
     /// Entropy maps of `inputs` for one network and checkpoint: from the store when present, else computed
@@ -263,8 +270,9 @@ public final class Study {
         return perStep.mapValues { $0.values.reduce(0) { $0 + $1.squareRoot() } }
     }
 
-    /// Parameter names in the configured weight scope: the tap's own weight matrix (the nearest layer at or
-    /// below the tap that has a "weight", bias excluded; authors' code), or every parameter up to the tap.
+    /// Parameter names in the configured weight scope: the tap's own weight matrix (the nearest Linear or Conv2D
+    /// layer at or below the tap — not a BatchNorm scale; bias excluded; authors' code), or every parameter up
+    /// to the tap.
     func scopeParameterNames(_ model: Model) throws -> [String] {
         let tapIndex = try model.layerIndex(config.tap)
         switch config.metrics.weightScope {
@@ -272,23 +280,76 @@ public final class Study {
             return model.namedParameters(through: tapIndex).map(\.0)
         case .tapWeight:
             for i in stride(from: tapIndex, through: 0, by: -1) {
-                let name = model.layerNames[i] + ".weight"
-                if model.namedParameters.contains(where: { $0.0 == name }) { return [name] }
+                let (name, layer) = model.body.layers[i]
+                if layer is Linear || layer is Conv2D { return [name + ".weight"] }
             }
             throw StudyError.tapHasNoWeight(config.tap)
         }
     }
 
     /// A linear or 1×1-conv adapter when the student's tap output differs from the teacher's.
-    func makeAdapter(student: Model, teacher: Model) throws -> Layer? {
-        let s = student.outputShape(batch: 1, through: try student.layerIndex(config.tap))
-        let t = teacher.outputShape(batch: 1, through: try teacher.layerIndex(config.tap))
+    func makeAdapter(student: Model, teacher: Model, tap: String) throws -> Layer? {
+        let s = student.outputShape(batch: 1, through: try student.layerIndex(tap))
+        let t = teacher.outputShape(batch: 1, through: try teacher.layerIndex(tap))
         if s == t { return nil }
         var g = SeededGenerator(seed: config.seed, stream: 99)
         if s.count == t.count, s.dropLast() == t.dropLast() {
             return s.count == 4 ? Conv2D(s[3], t[3], kernel: 1, generator: &g) : Linear(s.last!, t.last!, generator: &g)
         }
         throw TrainingError.tapShapeMismatch(student: Array(s.dropFirst()), teacher: Array(t.dropFirst()))
+    }
+
+    /// Positions of `count` samples taken class by class in turn (the first sample of every class in class
+    /// order, then the second, …), so a small analysed set still covers every class. Deterministic.
+    public static func balancedSelection(labels: [Int], count: Int) -> [Int] {
+        var byClass: [Int: [Int]] = [:]
+        for (i, l) in labels.enumerated() { byClass[l, default: []].append(i) }
+        let classes = byClass.keys.sorted()
+        var out: [Int] = [], round = 0
+        while out.count < min(count, labels.count) {
+            for k in classes where round < byClass[k]!.count && out.count < count { out.append(byClass[k]![round]) }
+            round += 1
+        }
+        return out
+    }
+
+    /// What fixes the trained networks and the analysed samples: the dataset and its settings and the
+    /// training side of the configuration. A folder holds one such run; a change is reported setting by
+    /// setting before anything is trained. Entropy settings may change (maps are keyed by them), and metric
+    /// settings may change freely (they are computed from the stored maps).
+    struct RunIdentity: Codable, Equatable {
+        var dataset: String
+        var datasetSettings: [String: String]
+        var family, distillationTap: String
+        var teacherWidth, studentWidth, studentDataFraction: Double
+        var teacherEpochs, studentEpochs, studentStage2Epochs, baselineEpochs, batchSize: Int
+        var optimizer: OptimizerSettings
+        var learningRate: LearningRateSchedule
+        var checkpoints: CheckpointSchedule
+        var seed: UInt64
+    }
+
+    private func register(_ run: String, in store: ResultsStore) throws {
+        let c = config
+        let identity = RunIdentity(dataset: data.name, datasetSettings: data.settings, family: c.family,
+                                   distillationTap: c.effectiveDistillationTap, teacherWidth: c.teacherWidth,
+                                   studentWidth: c.studentWidth, studentDataFraction: c.studentDataFraction,
+                                   teacherEpochs: c.teacherEpochs, studentEpochs: c.studentEpochs,
+                                   studentStage2Epochs: c.studentStage2Epochs, baselineEpochs: c.baselineEpochs,
+                                   batchSize: c.batchSize, optimizer: c.optimizer, learningRate: c.learningRate,
+                                   checkpoints: c.checkpoints, seed: c.seed)
+        let json = String(decoding: try JSONEncoder.sorted.encode(identity), as: UTF8.self)
+        if let old = try store.runSettings(run), old != json {
+            var differences: [String] = []
+            if let previous = try? JSONDecoder().decode(RunIdentity.self, from: Data(old.utf8)) {
+                let a = Mirror(reflecting: previous).children, b = Mirror(reflecting: identity).children
+                for (x, y) in zip(a, b) where "\(x.value)" != "\(y.value)" {
+                    differences.append("\(x.label ?? "?"): the folder has \(x.value), this run asks for \(y.value)")
+                }
+            }
+            throw StudyError.settingsDiffer(folder: folder.path, differences: differences.isEmpty ? ["(unreadable record)"] : differences)
+        }
+        try store.registerRun(run, settingsJSON: json)
     }
 
     /// Epochs with a checkpoint in `folder` (`epoch-NNNN.safetensors`), ascending.

@@ -5,8 +5,13 @@ import Foundation
 public struct StudyConfig: Codable, Equatable, Sendable {
     /// Model family (a plugin's family name) used for all three networks.
     public var family: String
-    /// The analysed layer; also where the student is distilled (feature distillation at the tap).
+    /// The analysed layer.
     public var tap: String
+    /// Where the student is distilled (feature loss in stage 1); nil = the analysed tap. It cannot be the
+    /// last layer (stage 2 trains the layers above it). When the analysed tap lies above it, the student's
+    /// analysed checkpoints are those of stage 2, where that layer learns; otherwise those of stage 1.
+    public var distillationTap: String? = nil
+    public var effectiveDistillationTap: String { distillationTap ?? tap }
     /// Channel-width factors: the student (and the baseline, its same architecture) may be smaller.
     public var teacherWidth: Double = 1
     public var studentWidth: Double = 1
@@ -23,7 +28,8 @@ public struct StudyConfig: Codable, Equatable, Sendable {
     public var learningRate: LearningRateSchedule = .constant(0.01)
     /// Checkpoints: the authors' "every epoch up to 10, then every 5th" by default.
     public var checkpoints: CheckpointSchedule = .paper
-    /// The fixed set of analysed inputs: the first N of the test split.
+    /// The fixed set of analysed inputs: N test samples taken class by class in turn (the first of every
+    /// class, then the second, …), so that every class is represented.
     public var analysedInputs: Int = 24
     /// Also analyse the teacher's final checkpoint (for heat maps only; not used by the metrics).
     public var analyseTeacher: Bool = true
@@ -55,6 +61,7 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
     case tapHasNoWeight(String)
     case missingCheckpoints(folder: String)
     case noUsableInputs(String)
+    case settingsDiffer(folder: String, differences: [String])
 
     public var description: String {
         switch self {
@@ -65,6 +72,9 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
             return "no layer at or below the tap '\(tap)' has a weight matrix, so the weight distance (scope tap-weight) is undefined; choose weight-scope up-to-tap"
         case let .missingCheckpoints(folder): return "\(folder) has no epoch-*.safetensors checkpoints"
         case let .noUsableInputs(why): return "no analysed input could be used: \(why)"
+        case let .settingsDiffer(folder, differences):
+            return "\(folder) holds a study with other training or dataset settings (" + differences.joined(separator: "; ")
+                + "); use the same settings to resume it, or choose a new --output folder"
         }
     }
 }

@@ -139,7 +139,8 @@ enum CUBFormat: CollectionFormat {
         if let bytes = scan.files[memberPath(root, manifest)] {
             let description = try compositeDescription(bytes, path: path, member: memberPath(root, manifest))
             listing.isComposite = true
-            listing.name = "COMPOSITE: \(description) (CUB-200-2011 layout; crops by box, fg from \(masks.source == nil ? "boxes" : "masks"))"
+            let label = description.uppercased().hasPrefix("COMPOSITE") ? description : "COMPOSITE: \(description)"
+            listing.name = "\(label) (CUB-200-2011 layout; crops by box, fg from \(masks.source == nil ? "boxes" : "masks"))"
             listing.settings["composite-description"] = description
         }
         return listing

@@ -34,6 +34,8 @@ public final class ImageDataset: DatasetSource {
     public let settings: [String: String]
     /// Records left out, each naming its archive, member and reason. Never part of ``count(_:)``.
     public let skipped: [SkippedRecord]
+    /// The skipped records as lines for every study's output (``DatasetSource/problems``).
+    public var problems: [String] { skipped.map(\.description) }
     /// The unit grid shared by every sample: `UnitMap.grid(height: S, width: S, channels: 3, cells: G)`.
     public let units: UnitMap
     private let stored: [Split: [Stored]]
