@@ -185,6 +185,30 @@ enum Fixtures {
         return fixture.objects
     }
 
+    // MARK: Fashion-MNIST
+
+    /// A 28×28 item: a square ring (rows and columns 8 ..< 20, two pixels thick, value 90 + 10·k) whose
+    /// hole is black, so "pixel > 0 with holes filled" is the full square.
+    static func ringItem(_ k: Int) -> [UInt8] {
+        var item = [UInt8](repeating: 0, count: 28 * 28)
+        for y in 8..<20 {
+            for x in 8..<20 where y < 10 || y >= 18 || x < 10 || x >= 18 { item[y * 28 + x] = UInt8(90 + 10 * (k % 16)) }
+        }
+        return item
+    }
+
+    /// Fashion-MNIST's four gzipped IDX files: `train` and `test` ring items with labels cycling
+    /// through `labels`.
+    static func fashionMNISTFiles(train: Int = 4, test: Int = 2, labels: [UInt8] = [0, 8]) throws -> [(name: String, bytes: [UInt8])] {
+        func files(_ stem: String, _ n: Int) throws -> [(String, [UInt8])] {
+            let images = IDXArray(dimensions: [n, 28, 28], values: (0..<n).flatMap { ringItem($0) })
+            let labelArray = IDXArray(dimensions: [n], values: (0..<n).map { labels[$0 % labels.count] })
+            return [("\(stem)-images-idx3-ubyte.gz", try Gzip.compress(IDX.encode(images))),
+                    ("\(stem)-labels-idx1-ubyte.gz", try Gzip.compress(IDX.encode(labelArray)))]
+        }
+        return try files("train", train) + files("t10k", test)
+    }
+
     // MARK: Helpers
 
     /// A fresh temporary folder for one test.
