@@ -185,6 +185,129 @@ enum Fixtures {
         return fixture.objects
     }
 
+    // MARK: Pascal VOC 2012
+
+    struct VOCObject {
+        var className: String
+        /// Half-open pixel box (written to the XML 1-based and inclusive).
+        var box: PixelBox
+        var difficult = false
+        var ellipse = false
+    }
+
+    struct VOCImage {
+        var stem: String
+        var width: Int
+        var height: Int
+        var objects: [VOCObject]
+        var segmented: Bool
+        /// nil: listed in neither train.txt nor val.txt.
+        var split: Split?
+    }
+
+    struct VOC {
+        var archive: ArchiveFixture
+        /// Per image stem, the SegmentationObject plane written (0 background, k object, 255 void).
+        var planes: [String: [UInt8]]
+    }
+
+    static let vocRoot = "VOCdevkit/VOC2012"
+
+    /// The default VOC scenes: 20×20 boxes so a 1.2× crop is 24 pixels, the size tests use.
+    static let vocImages: [VOCImage] = [
+        VOCImage(stem: "2008_000001", width: 40, height: 40,
+                 objects: [VOCObject(className: "cat", box: PixelBox(x0: 10, y0: 10, x1: 30, y1: 30))], segmented: true, split: .train),
+        VOCImage(stem: "2008_000002", width: 70, height: 36,
+                 objects: [VOCObject(className: "dog", box: PixelBox(x0: 4, y0: 6, x1: 24, y1: 26)),
+                           VOCObject(className: "cat", box: PixelBox(x0: 26, y0: 6, x1: 46, y1: 26), difficult: true),
+                           VOCObject(className: "dog", box: PixelBox(x0: 44, y0: 6, x1: 64, y1: 26), ellipse: true)],
+                 segmented: true, split: .train),
+        VOCImage(stem: "2008_000003", width: 40, height: 40,
+                 objects: [VOCObject(className: "dog", box: PixelBox(x0: 8, y0: 12, x1: 28, y1: 32))], segmented: false, split: .test),
+        VOCImage(stem: "2008_000004", width: 40, height: 40,
+                 objects: [VOCObject(className: "cat", box: PixelBox(x0: 12, y0: 8, x1: 32, y1: 28)),
+                           VOCObject(className: "unicorn", box: PixelBox(x0: 0, y0: 0, x1: 5, y1: 5))], segmented: true, split: .test),
+        VOCImage(stem: "2008_000005", width: 40, height: 40,
+                 objects: [VOCObject(className: "cat", box: PixelBox(x0: 10, y0: 10, x1: 30, y1: 30))], segmented: false, split: nil),
+    ]
+
+    /// A VOC annotation file as the VOC2012 devkit writes it.
+    static func vocXML(_ image: VOCImage, folder: String = "VOC2012") -> String {
+        var xml = "<annotation>\n\t<folder>\(folder)</folder>\n\t<filename>\(image.stem).jpg</filename>\n"
+            + "\t<source>\n\t\t<database>The VOC2008 Database</database>\n\t</source>\n"
+            + "\t<size>\n\t\t<width>\(image.width)</width>\n\t\t<height>\(image.height)</height>\n\t\t<depth>3</depth>\n\t</size>\n"
+            + "\t<segmented>\(image.segmented ? 1 : 0)</segmented>\n"
+        for o in image.objects {
+            xml += "\t<object>\n\t\t<name>\(o.className)</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n"
+                + "\t\t<difficult>\(o.difficult ? 1 : 0)</difficult>\n\t\t<bndbox>\n"
+                + "\t\t\t<xmin>\(o.box.x + 1)</xmin>\n\t\t\t<ymin>\(o.box.y + 1)</ymin>\n"
+                + "\t\t\t<xmax>\(o.box.x1)</xmax>\n\t\t\t<ymax>\(o.box.y1)</ymax>\n\t\t</bndbox>\n\t</object>\n"
+        }
+        return xml + "</annotation>\n"
+    }
+
+    /// A palette of 256 colours, VOC's void colour (224, 224, 192) at 255.
+    static let vocPalette: [UInt8] = {
+        var palette: [UInt8] = []
+        for i in 0..<255 {
+            let r = UInt8((i * 37) % 256), g = UInt8((i * 91) % 256), b = UInt8((i * 53) % 256)
+            palette += [r, g, b]
+        }
+        return palette + [224, 224, 192]
+    }()
+
+    /// VOC's trainval tar layout: JPEG images with objects drawn in class colours (later objects on
+    /// top), XML annotations, SegmentationObject palette PNGs (object k = index k, a 1-pixel void
+    /// border of 255 around each object), ImageSets/Main/{train,val}.txt.
+    static func voc(_ images: [VOCImage] = vocImages) throws -> VOC {
+        var archive = ArchiveFixture()
+        var planes: [String: [UInt8]] = [:]
+        let classColour = ["cat": colours[0], "dog": colours[1], "unicorn": colours[2]]
+        var train = "", val = ""
+        var jpegs: [(String, [UInt8])] = [], pngs: [(String, [UInt8])] = []
+        for image in images {
+            var picture = background(width: image.width, height: image.height)
+            var plane = [UInt8](repeating: 0, count: image.width * image.height)
+            for (k, o) in image.objects.enumerated() {
+                for y in 0..<image.height {
+                    for x in 0..<image.width where inside(x, y, o.box, ellipse: o.ellipse) {
+                        for c in 0..<3 { picture[x: x, y: y, c: c] = classColour[o.className]![c] }
+                        plane[y * image.width + x] = UInt8(k + 1)
+                    }
+                }
+            }
+            var bordered = plane
+            for y in 0..<image.height {
+                for x in 0..<image.width where plane[y * image.width + x] == 0 {
+                    func object(_ u: Int, _ v: Int) -> Bool {
+                        u >= 0 && v >= 0 && u < image.width && v < image.height && plane[v * image.width + u] != 0
+                    }
+                    if object(x - 1, y) || object(x + 1, y) || object(x, y - 1) || object(x, y + 1) {
+                        bordered[y * image.width + x] = 255
+                    }
+                }
+            }
+            planes[image.stem] = bordered
+            archive.add("\(vocRoot)/Annotations/\(image.stem).xml", text: vocXML(image))
+            jpegs.append(("\(vocRoot)/JPEGImages/\(image.stem).jpg", try picture.encodeJPEG(quality: 95)))
+            if image.segmented {
+                let png = try PaletteImage(width: image.width, height: image.height, indices: bordered, palette: vocPalette).encodePNG()
+                pngs.append(("\(vocRoot)/SegmentationObject/\(image.stem).png", png))
+            }
+            switch image.split {
+            case .train?: train += image.stem + "\n"
+            case .test?: val += image.stem + "\n"
+            case nil: break
+            }
+        }
+        archive.add("\(vocRoot)/ImageSets/Main/train.txt", text: train)
+        archive.add("\(vocRoot)/ImageSets/Main/val.txt", text: val)
+        archive.add("\(vocRoot)/ImageSets/Main/cat_train.txt", text: "2008_000001  1\n")
+        for (p, b) in jpegs { archive.add(p, b) }
+        for (p, b) in pngs { archive.add(p, b) }
+        return VOC(archive: archive, planes: planes)
+    }
+
     // MARK: Fashion-MNIST
 
     /// A 28×28 item: a square ring (rows and columns 8 ..< 20, two pixels thick, value 90 + 10·k) whose

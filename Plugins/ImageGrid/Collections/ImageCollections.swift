@@ -25,7 +25,7 @@ protocol CollectionFormat {
 /// The supported collections.
 public enum ImageCollections {
     static let formats: [CollectionFormat.Type] = [
-        CUBFormat.self, FashionMNISTFormat.self,
+        CUBFormat.self, VOCFormat.self, FashionMNISTFormat.self,
     ]
 
     /// Names of the recognised formats, for messages and help.
@@ -187,6 +187,12 @@ extension String {
     func replacingExtension(with ext: String) -> String {
         guard let dot = lastIndex(of: "."), !self[dot...].contains("/") else { return self + "." + ext }
         return String(self[..<dot]) + "." + ext
+    }
+
+    /// The name without its last extension ("b.jpg" → "b").
+    var deletingExtension: String {
+        guard let dot = lastIndex(of: "."), !self[dot...].contains("/") else { return self }
+        return String(self[..<dot])
     }
 
     /// The folder part of a member path ("a/b/c.txt" → "a/b"; "c.txt" → "").
