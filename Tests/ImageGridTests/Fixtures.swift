@@ -308,6 +308,129 @@ enum Fixtures {
         return VOC(archive: archive, planes: planes)
     }
 
+    // MARK: ILSVRC DET
+
+    /// One ILSVRC DET image: its path below Annotations/DET and Data/DET without extension.
+    struct ILSVRCImage {
+        var relative: String
+        var width: Int
+        var height: Int
+        /// (synset, half-open box); written 0-based inclusive (xmax = x1 − 1).
+        var objects: [(synset: String, box: PixelBox)]
+    }
+
+    static let dogSynset = "n02084071", catSynset = "n02121808"
+
+    /// Boxes 16 wide and high, so a 1.5× crop is 24 pixels; the last one is clamped by the image edge.
+    static let ilsvrcImages: [ILSVRCImage] = [
+        ILSVRCImage(relative: "train/ILSVRC2013_train/\(dogSynset)/\(dogSynset)_1", width: 40, height: 40,
+                    objects: [(dogSynset, PixelBox(x0: 10, y0: 12, x1: 26, y1: 28))]),
+        ILSVRCImage(relative: "train/ILSVRC2013_train/\(catSynset)/\(catSynset)_7", width: 48, height: 40,
+                    objects: [(catSynset, PixelBox(x0: 6, y0: 6, x1: 22, y1: 22)), (dogSynset, PixelBox(x0: 26, y0: 16, x1: 42, y1: 32))]),
+        ILSVRCImage(relative: "val/ILSVRC2012_val_00000001", width: 40, height: 40,
+                    objects: [(catSynset, PixelBox(x0: 0, y0: 4, x1: 16, y1: 20))]),
+    ]
+
+    /// The ILSVRC DET devkit layout (ILSVRC/Annotations/DET, ILSVRC/Data/DET, map_det.txt or words.txt),
+    /// objects drawn as filled boxes.
+    static func ilsvrc(_ images: [ILSVRCImage] = ilsvrcImages, names: String = "map_det") throws -> ArchiveFixture {
+        var archive = ArchiveFixture()
+        switch names {
+        case "map_det": archive.add("ILSVRC/devkit/data/map_det.txt", text: "\(dogSynset) 59 dog\n\(catSynset) 61 domestic_cat\n")
+        case "words": archive.add("ILSVRC/words.txt", text: "\(dogSynset)\tdog, domestic dog, Canis familiaris\n\(catSynset)\tdomestic cat, house cat\n")
+        default: break
+        }
+        for image in images {
+            let (picture, _) = scene(width: image.width, height: image.height,
+                                     objects: image.objects.map { ($0.box, $0.synset == dogSynset ? colours[1] : colours[0]) }, ellipse: false)
+            var xml = "<annotation>\n\t<folder>\(image.relative.parentPath.lastComponent)</folder>\n\t<filename>\(image.relative.lastComponent)</filename>\n"
+                + "\t<source>\n\t\t<database>ILSVRC_2013</database>\n\t</source>\n"
+                + "\t<size>\n\t\t<width>\(image.width)</width>\n\t\t<height>\(image.height)</height>\n\t</size>\n"
+            for o in image.objects {
+                xml += "\t<object>\n\t\t<name>\(o.synset)</name>\n\t\t<bndbox>\n\t\t\t<xmin>\(o.box.x)</xmin>\n\t\t\t<xmax>\(o.box.x1 - 1)</xmax>\n"
+                    + "\t\t\t<ymin>\(o.box.y)</ymin>\n\t\t\t<ymax>\(o.box.y1 - 1)</ymax>\n\t\t</bndbox>\n\t</object>\n"
+            }
+            archive.add("ILSVRC/Annotations/DET/\(image.relative).xml", text: xml + "</annotation>\n")
+            archive.add("ILSVRC/Data/DET/\(image.relative).JPEG", try picture.encodeJPEG(quality: 95))
+        }
+        return archive
+    }
+
+    // MARK: Tiny-ImageNet
+
+    /// tiny-imagenet-200.zip's layout: `perClass` training images per synset and `val` validation
+    /// images, 64×64, each an ellipse in the box 8 …< 40 (written inclusive: 8 8 39 39) shifted by the
+    /// image's index.
+    static func tinyImageNet(synsets: [String] = [dogSynset, catSynset], perClass: Int = 2, val: Int = 2) throws -> ArchiveFixture {
+        var archive = ArchiveFixture()
+        let root = "tiny-imagenet-200"
+        archive.add("\(root)/wnids.txt", text: synsets.joined(separator: "\n") + "\n")
+        archive.add("\(root)/words.txt", text: "n00001740\tentity\n\(dogSynset)\tdog, domestic dog, Canis familiaris\n\(catSynset)\tdomestic cat, house cat\n")
+        func box(_ i: Int) -> PixelBox { PixelBox(x: 8 + 4 * i, y: 8 + 2 * i, width: 32, height: 32) }
+        func line(_ b: PixelBox) -> String { "\(b.x)\t\(b.y)\t\(b.x1 - 1)\t\(b.y1 - 1)" }
+        var images: [(String, [UInt8])] = []
+        for (k, synset) in synsets.enumerated() {
+            var boxes = ""
+            for i in 0..<perClass {
+                let name = "\(synset)_\(i).JPEG"
+                boxes += "\(name)\t\(line(box(i)))\n"
+                images.append(("\(root)/train/\(synset)/images/\(name)",
+                               try scene(width: 64, height: 64, objects: [(box(i), colours[k % colours.count])]).image.encodeJPEG(quality: 95)))
+            }
+            archive.add("\(root)/train/\(synset)/\(synset)_boxes.txt", text: boxes)
+        }
+        var annotations = ""
+        for i in 0..<val {
+            let k = i % synsets.count
+            annotations += "val_\(i).JPEG\t\(synsets[k])\t\(line(box(i)))\n"
+            images.append(("\(root)/val/images/val_\(i).JPEG",
+                           try scene(width: 64, height: 64, objects: [(box(i), colours[k % colours.count])]).image.encodeJPEG(quality: 95)))
+        }
+        archive.add("\(root)/val/val_annotations.txt", text: annotations)
+        for (p, b) in images { archive.add(p, b) }
+        return archive
+    }
+
+    // MARK: Animal-MNIST
+
+    /// A numpy array pickled as numpy does it (`ndarray.__reduce__`, protocol 3 opcodes):
+    /// `_reconstruct(ndarray, (0,), b'b')` then BUILD with (1, shape, dtype(descr), False, data).
+    static func numpyPickle(shape: [Int], descr: String, data: [UInt8]) -> [UInt8] {
+        func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+        func unicode(_ s: String) -> [UInt8] { [0x58] + le32(s.utf8.count) + Array(s.utf8) }
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        func int(_ v: Int) -> [UInt8] { [0x4A] + le32(v) }
+        var p: [UInt8] = [0x80, 0x03]
+        p += global("numpy.core.multiarray", "_reconstruct") + global("numpy", "ndarray")
+        p += [0x4B, 0x00, 0x85, 0x43, 0x01, UInt8(ascii: "b"), 0x87, 0x52]
+        p += [0x28] + int(1)
+        p += [0x28] + shape.flatMap(int) + [0x74]
+        p += global("numpy", "dtype") + unicode(String(descr.dropFirst())) + [0x89, 0x88, 0x87, 0x52]
+        p += [0x28] + [0x4B, 0x03] + unicode(String(descr.prefix(1))) + [0x4E, 0x4E, 0x4E] + int(-1) + int(-1) + [0x4B, 0x00, 0x74, 0x62]
+        p += [0x89, 0x42] + le32(data.count) + data
+        p += [0x74, 0x62, 0x2E]
+        return p
+    }
+
+    /// The animal_mnist wheel's members: `perClass` ring items per class (labels sorted, as in the
+    /// real file), and METADATA naming the classes.
+    static func animalMNISTWheel(classes: [String] = ["Bear", "Bird"], perClass: Int = 5) throws -> ArchiveFixture {
+        let n = classes.count * perClass
+        let images = (0..<n).flatMap { ringItem($0) }
+        var labels: [UInt8] = []
+        for i in 0..<n { labels += [UInt8(i / perClass), 0, 0, 0, 0, 0, 0, 0] }   // int64 little-endian
+        var archive = ArchiveFixture()
+        archive.add("animal_mnist/__init__.py", text: "")
+        archive.add("animal_mnist/data/Animal_MNIST/animal_data_version_3.gz",
+                    try Gzip.compress(numpyPickle(shape: [n, 28, 28], descr: "|u1", data: images)))
+        archive.add("animal_mnist/data/Animal_MNIST/animal_label_version_3.gz",
+                    try Gzip.compress(numpyPickle(shape: [n], descr: "<i8", data: labels)))
+        archive.add("animal_mnist-0.4.dist-info/METADATA",
+                    text: "Metadata-Version: 2.4\nName: animal_mnist\nVersion: 0.4\n\nAnimal-Shape is a dataset of 28x28 grayscale images. "
+                        + "There are \(classes.count) classes of animals (including \(classes.joined(separator: ", "))) each consisting of \(perClass) pictures.\n")
+        return archive
+    }
+
     // MARK: Fashion-MNIST
 
     /// A 28×28 item: a square ring (rows and columns 8 ..< 20, two pixels thick, value 90 + 10·k) whose

@@ -25,7 +25,8 @@ protocol CollectionFormat {
 /// The supported collections.
 public enum ImageCollections {
     static let formats: [CollectionFormat.Type] = [
-        CUBFormat.self, VOCFormat.self, FashionMNISTFormat.self,
+        CUBFormat.self, VOCFormat.self, ILSVRCFormat.self, TinyImageNetFormat.self,
+        FashionMNISTFormat.self, AnimalMNISTFormat.self,
     ]
 
     /// Names of the recognised formats, for messages and help.

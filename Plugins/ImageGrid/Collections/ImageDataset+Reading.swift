@@ -46,7 +46,8 @@ extension ImageDataset {
         if let wanted = options.classes {
             var keep = Set<Int>()
             for name in wanted {
-                guard let k = ImageDataset.classIndex(name, in: listing.classNames) else {
+                let alias = listing.classAliases.firstIndex { $0.contains(name) }
+                guard let k = ImageDataset.classIndex(name, in: listing.classNames) ?? alias else {
                     throw ImageCollectionError.unknownClass(path: listing.path, name: name, known: listing.classNames)
                 }
                 keep.insert(k)
