@@ -62,6 +62,12 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// What went wrong inside an archive, without the archive's name and advice (the caller adds them).
+func archiveReason(_ error: Error) -> String {
+    if case let ArchiveError.corrupt(_, member, reason) = error { return "\(member): \(reason)" }
+    return shortReason(error)
+}
+
 /// A short reason for a record-level failure (the archive and member are reported beside it).
 func shortReason(_ error: Error) -> String {
     switch error {

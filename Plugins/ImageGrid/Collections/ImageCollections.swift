@@ -104,7 +104,7 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
         switch error {
         case .unreadable(_, let reason): throw ImageCollectionError.unreadable(path: path, reason: reason)
         case .notAnArchive(_, let found): throw ImageCollectionError.unrecognised(path: path, found: found)
-        default: throw ImageCollectionError.damaged(path: path, reason: error.description)
+        default: throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
         }
     }
     guard reader.format.isArchive else {
@@ -116,7 +116,7 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
     do {
         format = try ImageCollections.recogniseArchive(reader)
     } catch {
-        throw ImageCollectionError.damaged(path: path, reason: String(describing: error))
+        throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
     }
     guard let format else {
         throw ImageCollectionError.unrecognised(path: path, found: ImageCollections.describeContent(reader))
@@ -142,7 +142,7 @@ struct MetadataScan {
                 if member.entry.isFile && want(member.entry.path) { files[member.entry.path] = try member.read() }
             }
         } catch let error as ArchiveError {
-            throw ImageCollectionError.damaged(path: path, reason: error.description)
+            throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
         }
     }
 }
