@@ -188,6 +188,12 @@ import _TestSupport
         guard case .badMaskArchive(let path, _, let found) = masks else { Issue.record("\(masks)"); return }
         #expect(path == dir + "/voc.tar" && found.contains("VOCdevkit/VOC2012/") && masks.description.contains("segmentations.tgz"))
 
+        // masks= belongs to CUB.
+        var vocMasks = small()
+        vocMasks.masks = dir + "/cub.tgz"
+        let notCUB = try #require(throws: ImageCollectionError.self) { try openImageCollection(dir + "/voc.tar", options: vocMasks) }
+        #expect(notCUB.description.contains("Pascal VOC 2012") && notCUB.description.contains("masks"))
+
         // A CUB archive without its metadata files is not silently read.
         var headless = cub.archive
         headless.remove("CUB_200_2011/train_test_split.txt")

@@ -94,6 +94,7 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
                 path: path, found: "a folder holding " + (names.isEmpty ? "nothing" : names.joined(separator: ", "))
                     + " (a folder is read only when it holds Fashion-MNIST's {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz)")
         }
+        try checkMasksOption(options, format: FashionMNISTFormat.name)
         let listing = try FashionMNISTFormat.listFolder(path: path, options: options)
         return try ImageDataset(listing: listing, options: options, reader: nil)
     }
@@ -121,8 +122,16 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
     guard let format else {
         throw ImageCollectionError.unrecognised(path: path, found: ImageCollections.describeContent(reader))
     }
+    try checkMasksOption(options, format: format.name)
     let listing = try format.list(path: path, reader: reader, options: options)
     return try ImageDataset(listing: listing, options: options, reader: reader)
+}
+
+/// `masks` names CUB's separate segmentation archive; any other format has its masks inside.
+private func checkMasksOption(_ options: ImageOptions, format: String) throws {
+    guard let masks = options.masks, format != CUBFormat.name else { return }
+    throw ImageCollectionError.badOption(name: "masks", value: masks,
+                                         expected: "no masks archive for \(format) (masks= is CUB-200-2011's segmentations.tgz)")
 }
 
 // MARK: - Shared metadata helpers
