@@ -72,6 +72,9 @@ import _TestSupport
                 }
             }
         }
+        let beyond = try #require(throws: ImageCollectionError.self) { try dataset.sample(.test, 2) }
+        #expect(beyond == .noSample(path: path, split: "test", index: 2, count: 2))
+        #expect(throws: ImageCollectionError.self) { try dataset.sample(.train, -1) }
         print("CUB fixture: mask areas", fractions.map { String(format: "%.3f", $0) }, "(π/4 = 0.785)")
     }
 

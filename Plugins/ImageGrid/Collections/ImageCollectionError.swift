@@ -26,6 +26,8 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
     case nothingLeft(path: String, skipped: Int, examples: [String])
     /// An option value that cannot work.
     case badOption(name: String, value: String, expected: String)
+    /// A sample index outside the split.
+    case noSample(path: String, split: String, index: Int, count: Int)
 
     public var description: String {
         switch self {
@@ -58,6 +60,8 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
                 + "(classes, max-per-split)."
         case let .badOption(name, value, expected):
             return "option \(name)=\(value) is not valid: expected \(expected)."
+        case let .noSample(path, split, index, count):
+            return "\(path): no \(split) sample \(index): the split has \(count) (indices 0..<\(count))."
         }
     }
 }
