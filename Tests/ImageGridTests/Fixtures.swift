@@ -16,6 +16,14 @@ import KDCore
 import KDDatasets
 @testable import ImageGrid
 
+/// The folder holding this test process's temporary files.
+let testFolder = NSTemporaryDirectory() + "kd-imagegrid-tests-\(getpid())"
+
+/// Registers (once) the removal of ``testFolder`` at exit.
+let removeTestFolderAtExit: Void = {
+    atexit { try? FileManager.default.removeItem(atPath: testFolder) }
+}()
+
 /// An archive's members in order, editable before it is written.
 struct ArchiveFixture {
     var files: [(path: String, bytes: [UInt8])] = []
@@ -457,10 +465,12 @@ enum Fixtures {
 
     // MARK: Helpers
 
-    /// A fresh temporary folder for one test.
+    /// A fresh temporary folder for one test, inside one folder per test process that is removed
+    /// when the process exits.
     static func temporaryFolder(_ name: String = #function) throws -> String {
+        _ = removeTestFolderAtExit
         let safe = name.filter { $0.isLetter || $0.isNumber }
-        let path = NSTemporaryDirectory() + "kd-imagegrid-\(safe)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = testFolder + "/\(safe)-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
