@@ -72,6 +72,9 @@ import _TestSupport
                 }
             }
         }
+        let beyond = try #require(throws: ImageCollectionError.self) { try dataset.sample(.test, 2) }
+        #expect(beyond == .noSample(path: path, split: "test", index: 2, count: 2))
+        #expect(throws: ImageCollectionError.self) { try dataset.sample(.train, -1) }
         print("CUB fixture: mask areas", fractions.map { String(format: "%.3f", $0) }, "(π/4 = 0.785)")
     }
 
@@ -172,7 +175,9 @@ import _TestSupport
         options.grid = 4
         let dataset = try openImageCollection(dir + "/composite.tgz", options: options)
         #expect(dataset.isComposite)
-        #expect(dataset.name.hasPrefix("COMPOSITE dataset: test objects pasted"), "\(dataset.name)")
+        #expect(dataset.name.hasPrefix("COMPOSITE: test objects pasted on crops of real photographs; not CUB-200-2011 (CUB-200-2011 layout"),
+                "\(dataset.name)")
+        #expect(dataset.settings["composite-description"]?.hasPrefix("COMPOSITE dataset: test objects") == true)
         #expect(dataset.settings["composite"] == "true")
         #expect(dataset.classNames == ["Shirt", "Bag"] && dataset.count(.train) == 4)
     }

@@ -139,8 +139,12 @@ enum CUBFormat: CollectionFormat {
         if let bytes = scan.files[memberPath(root, manifest)] {
             let description = try compositeDescription(bytes, path: path, member: memberPath(root, manifest))
             listing.isComposite = true
-            let label = description.uppercased().hasPrefix("COMPOSITE") ? description : "COMPOSITE: \(description)"
-            listing.name = "\(label) (CUB-200-2011 layout; crops by box, fg from \(masks.source == nil ? "boxes" : "masks"))"
+            // "COMPOSITE dataset: Fashion-MNIST items … pasted on …" → "COMPOSITE: Fashion-MNIST items …".
+            var summary = Substring(description)
+            for prefix in ["COMPOSITE dataset:", "COMPOSITE:"] where summary.hasPrefix(prefix) {
+                summary = summary.dropFirst(prefix.count).drop { $0 == " " }
+            }
+            listing.name = "COMPOSITE: \(summary) (CUB-200-2011 layout; crops by box, fg from \(masks.source == nil ? "boxes" : "masks"))"
             listing.settings["composite-description"] = description
         }
         return listing

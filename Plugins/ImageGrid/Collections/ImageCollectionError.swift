@@ -26,6 +26,8 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
     case nothingLeft(path: String, skipped: Int, examples: [String])
     /// An option value that cannot work.
     case badOption(name: String, value: String, expected: String)
+    /// A sample index outside the split.
+    case noSample(path: String, split: String, index: Int, count: Int)
 
     public var description: String {
         switch self {
@@ -58,8 +60,16 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
                 + "(classes, max-per-split)."
         case let .badOption(name, value, expected):
             return "option \(name)=\(value) is not valid: expected \(expected)."
+        case let .noSample(path, split, index, count):
+            return "\(path): no \(split) sample \(index): the split has \(count) (indices 0..<\(count))."
         }
     }
+}
+
+/// What went wrong inside an archive, without the archive's name and advice (the caller adds them).
+func archiveReason(_ error: Error) -> String {
+    if case let ArchiveError.corrupt(_, member, reason) = error { return "\(member): \(reason)" }
+    return shortReason(error)
 }
 
 /// A short reason for a record-level failure (the archive and member are reported beside it).

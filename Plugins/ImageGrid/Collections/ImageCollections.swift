@@ -25,7 +25,8 @@ protocol CollectionFormat {
 /// The supported collections.
 public enum ImageCollections {
     static let formats: [CollectionFormat.Type] = [
-        CUBFormat.self, FashionMNISTFormat.self,
+        CUBFormat.self, VOCFormat.self, ILSVRCFormat.self, TinyImageNetFormat.self,
+        FashionMNISTFormat.self, AnimalMNISTFormat.self,
     ]
 
     /// Names of the recognised formats, for messages and help.
@@ -93,6 +94,7 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
                 path: path, found: "a folder holding " + (names.isEmpty ? "nothing" : names.joined(separator: ", "))
                     + " (a folder is read only when it holds Fashion-MNIST's {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz)")
         }
+        try checkMasksOption(options, format: FashionMNISTFormat.name)
         let listing = try FashionMNISTFormat.listFolder(path: path, options: options)
         return try ImageDataset(listing: listing, options: options, reader: nil)
     }
@@ -103,7 +105,7 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
         switch error {
         case .unreadable(_, let reason): throw ImageCollectionError.unreadable(path: path, reason: reason)
         case .notAnArchive(_, let found): throw ImageCollectionError.unrecognised(path: path, found: found)
-        default: throw ImageCollectionError.damaged(path: path, reason: error.description)
+        default: throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
         }
     }
     guard reader.format.isArchive else {
@@ -115,13 +117,21 @@ public func openImageCollection(_ path: String, options: ImageOptions = ImageOpt
     do {
         format = try ImageCollections.recogniseArchive(reader)
     } catch {
-        throw ImageCollectionError.damaged(path: path, reason: String(describing: error))
+        throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
     }
     guard let format else {
         throw ImageCollectionError.unrecognised(path: path, found: ImageCollections.describeContent(reader))
     }
+    try checkMasksOption(options, format: format.name)
     let listing = try format.list(path: path, reader: reader, options: options)
     return try ImageDataset(listing: listing, options: options, reader: reader)
+}
+
+/// `masks` names CUB's separate segmentation archive; any other format has its masks inside.
+private func checkMasksOption(_ options: ImageOptions, format: String) throws {
+    guard let masks = options.masks, format != CUBFormat.name else { return }
+    throw ImageCollectionError.badOption(name: "masks", value: masks,
+                                         expected: "no masks archive for \(format) (masks= is CUB-200-2011's segmentations.tgz)")
 }
 
 // MARK: - Shared metadata helpers
@@ -141,7 +151,7 @@ struct MetadataScan {
                 if member.entry.isFile && want(member.entry.path) { files[member.entry.path] = try member.read() }
             }
         } catch let error as ArchiveError {
-            throw ImageCollectionError.damaged(path: path, reason: error.description)
+            throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
         }
     }
 }
@@ -187,6 +197,12 @@ extension String {
     func replacingExtension(with ext: String) -> String {
         guard let dot = lastIndex(of: "."), !self[dot...].contains("/") else { return self + "." + ext }
         return String(self[..<dot]) + "." + ext
+    }
+
+    /// The name without its last extension ("b.jpg" → "b").
+    var deletingExtension: String {
+        guard let dot = lastIndex(of: "."), !self[dot...].contains("/") else { return self }
+        return String(self[..<dot])
     }
 
     /// The folder part of a member path ("a/b/c.txt" → "a/b"; "c.txt" → "").

@@ -16,10 +16,10 @@ extension ImageDataset {
         let (stored, failures) = builder.results()
         let skipped = listing.skipped + failures
 
-        if let wanted = options.classes {
+        // A class named in `classes` must keep at least one object once bad records are skipped.
+        if options.classes != nil {
             for (label, name) in classNames.enumerated()
             where !stored.values.contains(where: { $0.contains { $0.record.label == label } }) {
-                _ = wanted
                 throw ImageCollectionError.emptyClass(path: listing.path, name: name)
             }
         }
@@ -46,7 +46,8 @@ extension ImageDataset {
         if let wanted = options.classes {
             var keep = Set<Int>()
             for name in wanted {
-                guard let k = ImageDataset.classIndex(name, in: listing.classNames) else {
+                let alias = listing.classAliases.firstIndex { $0.contains(name) }
+                guard let k = ImageDataset.classIndex(name, in: listing.classNames) ?? alias else {
                     throw ImageCollectionError.unknownClass(path: listing.path, name: name, known: listing.classNames)
                 }
                 keep.insert(k)

@@ -64,10 +64,11 @@ public final class ImageDataset: DatasetSource {
     /// ```
     /// x[h, w, c] = (pixel[h, w, c] / 255 − mean[c]) / std[c]
     /// ```
+    /// Throws ``ImageCollectionError/noSample(path:split:index:count:)`` for an index outside
+    /// `0..<count(split)`.
     public func sample(_ split: Split, _ index: Int) throws -> Sample {
         guard index >= 0 && index < count(split) else {
-            throw ImageCollectionError.badOption(name: "index", value: "\(index)",
-                                                 expected: "a \(split) sample index in 0..<\(count(split))")
+            throw ImageCollectionError.noSample(path: path, split: split.rawValue, index: index, count: count(split))
         }
         let s = item(split, index)
         let side = options.imageSize

@@ -114,6 +114,8 @@ struct CollectionListing {
     /// The collection's path (archive or folder).
     var path: String
     var classNames: [String]
+    /// Other names `classes` may use, per class (ImageNet synset ids); empty when none.
+    var classAliases: [[String]] = []
     var records: [ObjectRecord]
     var images: ImageSupply
     /// What the reader chose (fg-source, crop-scale, …), merged into the dataset's settings.
