@@ -79,6 +79,6 @@ import _TestSupport
     let fgTight = try tight.sample(.train, 0).foreground.filter { $0 }.count
     let fgWide = try wide.sample(.train, 0).foreground.filter { $0 }.count
     #expect(fgWide < fgTight, "fg cells: tight \(fgTight), wide \(fgWide)")
-    #expect(wide.settings["crop-scale-override"] == "1.5" && tight.settings["crop-scale-override"] == "format")
+    #expect(wide.settings["crop-scale"] == "1.5" && tight.settings["crop-scale"] == "format" && tight.settings["format-crop-scale"] == "1")
     #expect(throws: (any Error).self) { try plugin.open(archive, options: ["crop-scale": "0.5"]) }
 }

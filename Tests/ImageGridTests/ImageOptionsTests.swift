@@ -13,7 +13,7 @@ import _TestSupport
         let s = o.settingsDictionary()
         #expect(s == ["image-size": "64", "grid": "16", "fg-rule": "majority", "normalization-mean": "0.485,0.456,0.406",
                       "normalization-std": "0.229,0.224,0.225", "max-per-split": "all", "classes": "all", "masks": "none",
-                      "include-difficult": "false", "seed": "0"])
+                      "include-difficult": "false", "seed": "0", "crop-scale": "format"])
         // Every plugin option is recorded in the settings.
         for option in ImageOptions.pluginOptions where option.name != "normalization" { #expect(s[option.name] != nil, "\(option.name)") }
     }

@@ -114,7 +114,7 @@ enum AnimalMNISTFormat: CollectionFormat {
         }
         var listing = CollectionListing(
             format: name, path: path, classNames: classNames, records: records, images: .decoded(supply),
-            settings: ["fg-source": "image (pixel > 0, holes filled)", "crop-scale": "1", "class-names": source,
+            settings: ["fg-source": "image (pixel > 0, holes filled)", "format-crop-scale": "1", "class-names": source,
                        "split": "item i of each class is test when i % 5 == 4 (the package has no split)"],
             name: "Animal-MNIST (silhouettes, fg = pixel > 0 with holes filled)")
         listing.skipped = skipped

@@ -133,7 +133,7 @@ enum CUBFormat: CollectionFormat {
         }
 
         var listing = CollectionListing(format: name, path: path, classNames: classNames, records: records, images: .archive,
-                                        settings: ["fg-source": masks.description, "crop-scale": "1"],
+                                        settings: ["fg-source": masks.description, "format-crop-scale": "1"],
                                         name: "CUB-200-2011 (crops by box, fg from \(masks.source == nil ? "boxes" : "masks"))")
         listing.skipped = skipped
         if let bytes = scan.files[memberPath(root, manifest)] {

@@ -121,7 +121,7 @@ enum FashionMNISTFormat: CollectionFormat {
             return RGBImage(width: columns, height: rows, channels: 1, pixels: Array(array.values[start..<(start + size)]))
         }
         var listing = CollectionListing(format: name, path: path, classNames: classNames, records: records, images: .decoded(supply),
-                                        settings: ["fg-source": "image (pixel > 0, holes filled)", "crop-scale": "1"],
+                                        settings: ["fg-source": "image (pixel > 0, holes filled)", "format-crop-scale": "1"],
                                         name: "Fashion-MNIST (whole items, fg = pixel > 0 with holes filled)")
         listing.skipped = skipped
         return listing

@@ -85,7 +85,7 @@ enum ILSVRCFormat: CollectionFormat {
         }
         var listing = CollectionListing(
             format: name, path: path, classNames: names, classAliases: synsets.map { [$0] }, records: records, images: .archive,
-            settings: ["fg-source": "box", "crop-scale": "1.5", "class-names": source,
+            settings: ["fg-source": "box", "format-crop-scale": "1.5", "class-names": source,
                        "box-convention": "0-based inclusive (x0 = xmin, x1 = xmax + 1)"],
             name: "ILSVRC DET (crops 1.5× the box, fg = inside the box)")
         listing.skipped = skipped

@@ -99,7 +99,7 @@ public struct ImageOptions: Codable, Equatable, Sendable {
             "masks": masks ?? "none",
             "include-difficult": String(includeDifficult),
             "seed": String(seed),
-            "crop-scale-override": cropScale.map { String($0) } ?? "format",
+            "crop-scale": cropScale.map { String($0) } ?? "format",
         ]
     }
 }

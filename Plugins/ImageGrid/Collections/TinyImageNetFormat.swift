@@ -90,7 +90,7 @@ enum TinyImageNetFormat: CollectionFormat {
         let (names, source) = SynsetNames.names(for: wnids, scan: scan, path: path)
         var listing = CollectionListing(
             format: name, path: path, classNames: names, classAliases: wnids.map { [$0] }, records: records, images: .archive,
-            settings: ["fg-source": "box", "crop-scale": "1", "class-names": source,
+            settings: ["fg-source": "box", "format-crop-scale": "1", "class-names": source,
                        "box-convention": "0-based inclusive (x1 = x1 + 1)"],
             name: "Tiny-ImageNet (crops by box, fg = inside the box)")
         listing.skipped = skipped

@@ -106,7 +106,7 @@ enum VOCFormat: CollectionFormat {
         var listing = CollectionListing(
             format: name, path: path, classNames: classNames, records: records, images: .archive,
             settings: ["fg-source": "mask (SegmentationObject) for \(withSegments) of \(records.count) objects, box for the rest",
-                       "crop-scale": "1.2", "voc-root": root, "box-convention": "1-based inclusive (x0 = xmin - 1, x1 = xmax)"],
+                       "format-crop-scale": "1.2", "voc-root": root, "box-convention": "1-based inclusive (x0 = xmin - 1, x1 = xmax)"],
             name: "Pascal VOC 2012 (crops 1.2× the box, fg from object segments where present, else the box)")
         listing.skipped = skipped
         return listing
