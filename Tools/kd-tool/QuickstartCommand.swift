@@ -18,8 +18,8 @@ struct QuickstartCommand: ParsableCommand {
         """)
 
     @Option(help: "Output folder (re-running resumes what is finished).") var output: String = "kd-runs/quickstart"
-    @Option(help: "Where the default dataset archive is built or found.") var dataset: String = "kd-runs/data/composite-fashion-mate.tgz"
-    @Option(help: "Images per class in the default dataset (training and test together).") var perClass: Int = 160
+    @Option(help: "Folder where the default dataset archive is built or found (its file name records its options).") var dataFolder: String = "kd-runs/data"
+    @Option(help: "Images per class in the default dataset (a quarter of them are test images).") var perClass: Int = 400
     @OptionGroup var study: StudyOptions
 
     func validate() throws {
@@ -30,7 +30,7 @@ struct QuickstartCommand: ParsableCommand {
     /// the paper's protocol (SGD 0.9/1e-4, dense checkpoints, feature distillation at fc1, pinning at −2.8).
     static func defaultConfig(family: ModelFamily) -> StudyConfig {
         var c = StudyConfig(family: family.name, tap: "fc1")
-        c.teacherEpochs = 14
+        c.teacherEpochs = 16
         c.studentEpochs = 8
         c.studentStage2Epochs = 3
         c.baselineEpochs = 8
@@ -47,7 +47,7 @@ struct QuickstartCommand: ParsableCommand {
     }
 
     func run() throws {
-        let archive = URL(fileURLWithPath: dataset)
+        let archive = URL(fileURLWithPath: dataFolder).appendingPathComponent("composite-fashion-mate-p\(perClass)-s2020.tgz")
         if !FileManager.default.fileExists(atPath: archive.path) {
             try FileManager.default.createDirectory(at: archive.deletingLastPathComponent(), withIntermediateDirectories: true)
             var options = CompositeOptions()
