@@ -72,6 +72,23 @@ import _TestSupport
         #expect(recomputed.comparison.settings.threshold == 0.05)
     }
 
+    /// Distilling at the last layer is refused before anything is trained; analysing it while distilling
+    /// lower down is allowed.
+    @Test func distillingAtTheLastLayerIsRefusedBeforeTraining() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdtool-study-last-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let archive = dir.appendingPathComponent("squares.txt").path
+        try SyntheticSquaresPlugin.write(to: archive, perSplit: 8, size: 8)
+        let plugin = SyntheticSquaresPlugin()
+        let data = try plugin.open(archive, options: [:])
+        var config = StudyConfig(family: "tiny-mlp", tap: "fc2")
+        config.analysedInputs = 2
+        let study = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data, folder: dir.appendingPathComponent("run"))
+        #expect(throws: StudyError.self) { try study.run() }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/teacher").path), "nothing may be trained")
+    }
+
     @Test func balancedSelectionTakesClassesInTurn() {
         #expect(Study.balancedSelection(labels: [0, 0, 0, 1, 1, 2], count: 5) == [0, 3, 5, 1, 4])
         #expect(Study.balancedSelection(labels: [1, 1], count: 5) == [0, 1])

@@ -30,7 +30,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Seed of initialisation, shuffling and subsets.") var seed: UInt64?
 
     // MARK: entropy engine (SPEC.md §2)
-    @Option(help: "Number of analysed inputs (the first N of the test split).") var inputs: Int?
+    @Option(help: "Number of analysed test inputs, taken class by class in turn so every class appears.") var inputs: Int?
     @Option(help: "σ parameterisation: direct (authors' code: SGD, clamp) or log (Adam on log σ).") var sigmaParam: EntropySettings.Parameterization?
     @Option(help: "σ optimisation steps T.") var steps: Int?
     @Option(help: "Noise samples K per step.") var noiseSamples: Int?

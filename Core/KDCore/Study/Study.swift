@@ -72,13 +72,20 @@ public final class Study {
         let studentData = InMemoryData(data, split: .train, indices: subset)
         let testData = InMemoryData(data, split: .test)
         var skipped = data.problems + (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
-        for s in skipped { log("skipped \(s)") }
+        for s in (teacherData.skipped + testData.skipped).prefix(20) { log("skipped sample \(s.index): \(s.reason)") }
         guard teacherData.count >= 2 else { throw StudyError.tooFewSamples(split: "train", found: teacherData.count, needed: 2) }
         guard testData.count >= c.analysedInputs else {
             throw StudyError.tooFewSamples(split: "test", found: testData.count, needed: c.analysedInputs)
         }
         let classes = data.classNames.count
         let shape = data.sampleShape
+        // Check the taps before any training: an unknown tap, or distilling at the last layer (stage 2 would
+        // have nothing to train), is an error now, not after the teacher has trained.
+        let probe = try family.build(shape, classes, c.studentWidth, c.seed)
+        _ = try probe.layerIndex(c.tap)
+        if try probe.layerIndex(c.effectiveDistillationTap) == probe.layerNames.count - 1 {
+            throw StudyError.invalidConfig(["the student cannot be distilled at \(c.effectiveDistillationTap), the network's last layer: stage 2 trains the layers above the distillation layer; distil at an earlier layer (e.g. --distill-at \(family.taps[0])) and analyse \(c.tap)"])
+        }
 
         // Training
         func trainingConfig(_ name: String, epochs: Int, stage2: Int? = nil, seedOffset: UInt64) -> TrainingConfig {
@@ -183,7 +190,6 @@ public final class Study {
             student: try restrict(sets["student"]!), studentTrajectory: trajectories["student"],
             baseline: try restrict(sets["baseline"]!), baselineTrajectory: trajectories["baseline"],
             settings: c.metrics)
-        skipped += failed
         return Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
                        classes: data.classNames,
                        trainSamples: ["teacher": teacherData.count, "student": studentData.count, "baseline": studentData.count],

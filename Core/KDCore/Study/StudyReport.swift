@@ -48,7 +48,7 @@ public enum StudyReport {
     /// One line naming every setting that produced the numbers.
     public static func settingsLine(_ o: Study.Outcome) -> String {
         let c = o.config, m = c.metrics
-        var s = "family=\(c.family) tap=\(c.tap) widths T\(c.teacherWidth)/S\(c.studentWidth) "
+        var s = "family=\(c.family) tap=\(c.tap) distilled-at=\(c.effectiveDistillationTap) widths T\(c.teacherWidth)/S\(c.studentWidth) "
         s += "epochs T\(c.teacherEpochs) S\(c.studentEpochs)+\(c.studentStage2Epochs) B\(c.baselineEpochs) "
         s += "data-fraction=\(c.studentDataFraction) batch=\(c.batchSize) seed=\(c.seed); "
         s += "entropy: \(c.entropy.summary); "
