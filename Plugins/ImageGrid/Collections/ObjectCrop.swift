@@ -93,27 +93,14 @@ enum ObjectCrop {
     /// not reached by a 4-connected flood fill of zero pixels from the border.
     static func objectOnBlack(_ image: RGBImage) -> [UInt8] {
         let w = image.width, h = image.height, c = image.channels
-        var plane = [UInt8](repeating: 1, count: w * h)   // 1 until reached as background
-        var isZero = [Bool](repeating: false, count: w * h)
+        var nonzero = [UInt8](repeating: 0, count: w * h)
         image.pixels.withUnsafeBufferPointer { p in
             for i in 0..<(w * h) {
-                var zero = true
-                for k in 0..<min(c, 3) where p[i * c + k] != 0 { zero = false }
-                isZero[i] = zero
+                for k in 0..<min(c, 3) where p[i * c + k] != 0 { nonzero[i] = 1; break }
             }
         }
-        var stack: [Int] = []
-        func push(_ i: Int) { if isZero[i] && plane[i] == 1 { plane[i] = 0; stack.append(i) } }
-        for x in 0..<w { push(x); push((h - 1) * w + x) }
-        for y in 0..<h { push(y * w); push(y * w + w - 1) }
-        while let i = stack.popLast() {
-            let x = i % w, y = i / w
-            if x > 0 { push(i - 1) }
-            if x + 1 < w { push(i + 1) }
-            if y > 0 { push(i - w) }
-            if y + 1 < h { push(i + w) }
-        }
-        return plane
+        // The same hole filling as the composite builder's, so both read objects on black alike.
+        return CompositeMasks.filledMask(nonzero, width: w, height: h)
     }
 
     /// A grayscale mask image as a 0/1 plane: first channel ≥ 128 (CUB's segmentations average
