@@ -93,37 +93,32 @@ public final class Study {
                            seed: c.seed &+ seedOffset, checkpoints: c.checkpoints,
                            outputFolder: folder.appendingPathComponent(name).path, stage2Epochs: stage2)
         }
-        func progress(_ who: String) -> (EpochReport) -> Void {
-            { [log] r in
-                log(String(format: "  %@%@ epoch %d/%d: loss %.4f (%.1f s)%@", who, r.stage.map { " \($0)" } ?? "",
-                           r.epoch, r.epochs, r.meanLoss, r.seconds, r.checkpointWritten ? ", checkpoint" : ""))
+        /// Trains (or resumes) one network in its own folder, logging every epoch.
+        func train(_ who: String, _ model: Model, _ config: TrainingConfig, _ mode: TrainingMode, _ data: TrainingData,
+                   _ what: String) throws {
+            log("training the \(who) \(what)")
+            try timed("train-\(who)") {
+                let trainer = Trainer(model: model, config: config)
+                trainer.progress = { [log] r in
+                    log(String(format: "  %@%@ epoch %d/%d: loss %.4f (%.1f s)%@", who, r.stage.map { " \($0)" } ?? "",
+                               r.epoch, r.epochs, r.meanLoss, r.seconds, r.checkpointWritten ? ", checkpoint" : ""))
+                }
+                _ = try trainer.run(mode, data: data)
             }
         }
-        let teacher = try family.build(shape, classes, c.teacherWidth, c.seed &+ 1)
-        log("training the teacher (\(family.name) ×\(c.teacherWidth), \(teacherData.count) images, \(c.teacherEpochs) epochs)")
-        try timed("train-teacher") {
-            let t = Trainer(model: teacher, config: trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1))
-            t.progress = progress("teacher")
-            _ = try t.run(.scratch, data: teacherData)
-        }
-        let baseline = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)
-        log("training the baseline from scratch (\(studentData.count) images, \(c.baselineEpochs) epochs)")
-        try timed("train-baseline") {
-            let t = Trainer(model: baseline, config: trainingConfig("baseline", epochs: c.baselineEpochs, seedOffset: 2))
-            t.progress = progress("baseline")
-            _ = try t.run(.scratch, data: studentData)
-        }
-        let student = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)   // same w_0 as the baseline
-        let adapter = try makeAdapter(student: student, teacher: teacher, tap: c.effectiveDistillationTap)
         let distillAt = c.effectiveDistillationTap
-        log("training the student by feature distillation at \(distillAt) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
-        try timed("train-student") {
-            let t = Trainer(model: student, config: trainingConfig("student", epochs: c.studentEpochs,
-                                                                   stage2: c.studentStage2Epochs, seedOffset: 2))
-            t.progress = progress("student")
-            _ = try t.run(.featureDistillation(teacher: teacher, teacherTap: distillAt, studentTap: distillAt, adapter: adapter),
-                          data: studentData)
-        }
+        let teacher = try family.build(shape, classes, c.teacherWidth, c.seed &+ 1)
+        try train("teacher", teacher, trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1), .scratch, teacherData,
+                  "(\(family.name) ×\(c.teacherWidth), \(teacherData.count) images, \(c.teacherEpochs) epochs)")
+        let baseline = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)
+        try train("baseline", baseline, trainingConfig("baseline", epochs: c.baselineEpochs, seedOffset: 2), .scratch, studentData,
+                  "from scratch (\(studentData.count) images, \(c.baselineEpochs) epochs)")
+        let student = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)   // same w_0 as the baseline
+        let adapter = try makeAdapter(student: student, teacher: teacher, tap: distillAt)
+        try train("student", student,
+                  trainingConfig("student", epochs: c.studentEpochs, stage2: c.studentStage2Epochs, seedOffset: 2),
+                  .featureDistillation(teacher: teacher, teacherTap: distillAt, studentTap: distillAt, adapter: adapter),
+                  studentData, "by feature distillation at \(distillAt) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
         let accuracy = [
             "teacher": Trainer.evaluate(teacher, on: testData),
             "student": Trainer.evaluate(student, on: testData),
