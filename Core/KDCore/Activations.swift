@@ -52,9 +52,11 @@ public final class ReLU: Layer {
                          into d: UnsafeMutablePointer<Float>, count: Int) {
         let zero = SIMD8<Float>(repeating: 0)
         var i = 0
-        // 8 lanes at a time, branch-free (see load8).
+        // 8 lanes at a time, branch-free within a chunk (see load8). An all-zero chunk of dy (most of
+        // them below a max over points) is stored without reading y.
         while i + 8 <= count {
-            d.store8(zero.replacing(with: g.load8(i), where: y.load8(i) .> zero), i)
+            let gv = g.load8(i)
+            d.store8(any(gv .!= zero) ? zero.replacing(with: gv, where: y.load8(i) .> zero) : zero, i)
             i += 8
         }
         while i < count { d[i] = y[i] > 0 ? g[i] : 0; i += 1 }
