@@ -96,3 +96,80 @@ private let awkwardSizes = [1, 7, 8, 9, 16, 37, 1001]
         expectClose(l.bias!.grad.array, [1, 2, 3, 4], rtol: 0, atol: 0)
     }
 }
+
+@Suite struct VectorMathTests {
+    @Test func vectorErfAndExpEqualTheScalarFormsBitForBit() {
+        var xs: [Float] = [.nan, .infinity, -.infinity, -200, -87.5, -87, -4.5, -4, 0, -0.0, 4, 4.5, 1e-30]
+        xs += (0...4_000).map { Float($0 - 2_000) * 4.5e-3 }       // −9 … 9
+        xs += (0...4_000).map { Float($0) * -2.3e-2 }               // 0 … −92
+        while xs.count % 8 != 0 { xs.append(0.5) }
+        var mismatches = 0
+        for i in stride(from: 0, to: xs.count, by: 8) {
+            let v = SIMD8<Float>((0..<8).map { xs[i + $0] })
+            let e = FastMath.erf(v), x = FastMath.expNonPositive(v)
+            for l in 0..<8 {
+                let se = FastMath.erf(v[l]), sx = FastMath.expNonPositive(v[l])
+                if e[l].bitPattern != se.bitPattern && !(e[l].isNaN && se.isNaN) { mismatches += 1 }
+                if x[l].bitPattern != sx.bitPattern && !(x[l].isNaN && sx.isNaN) { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) lanes differ from the scalar forms")
+    }
+
+    @Test func geluMatchesTheScalarFormulaBitForBit() {
+        for n in awkwardSizes {
+            let x = randomTensor([n], seed: UInt64(n) + 7, scale: 3)
+            if n > 2 { x[0] = .nan; x[1] = -9 }
+            let dy = randomTensor([n], seed: UInt64(n) + 8)
+            let gelu = GELU(), c = gelu.makeContext()
+            let y = gelu.forward(x, c).array
+            let dx = gelu.backward(dy, c).array
+            for i in 0..<n {
+                let v = x[i]
+                let wantY = 0.5 * v * (1 + FastMath.erf(v * 0.70710678118654752))
+                let cdf = 0.5 * (1 + FastMath.erf(v * 0.70710678118654752))
+                let pdf = 0.39894228040143268 * FastMath.expNonPositive(-0.5 * v * v)
+                let wantDx = dy[i] * (cdf + v * pdf)
+                #expect(y[i].bitPattern == wantY.bitPattern || (y[i].isNaN && wantY.isNaN), "GELU(\(v)), n = \(n)")
+                #expect(dx[i].bitPattern == wantDx.bitPattern || (dx[i].isNaN && wantDx.isNaN), "GELU′(\(v)), n = \(n)")
+            }
+        }
+    }
+
+    /// Attention with T = 11 and 16 tokens runs the softmax's 8-lane passes and its scalar tail.
+    @Test func attentionGradientsWithVectorWidthRows() {
+        for (t, seed) in [(11, UInt64(91)), (16, UInt64(93))] {
+            var g = SeededGenerator(seed: seed)
+            let a = MultiHeadSelfAttention(dimension: 8, heads: 2, generator: &g)
+            // Larger in_proj weights, so the rows of P are far from uniform.
+            Initializer.uniform(a.inProjection.weight.value, bound: 1, generator: &g)
+            for r in GradientCheck().run(a, input: randomTensor([2, t, 8], seed: seed + 1)) {
+                print("[mhsa T=\(t)] \(r)")
+                #expect(r.maxRelDiff < 1e-2, "T = \(t): \(r)")
+            }
+        }
+    }
+
+    @Test func softmaxRowsSumToOneAndFollowTheScores() {
+        // With Q = K = 0 every score is 0, so every row of P is 1/T and each output is out_proj of the
+        // mean of V; T = 11 runs the 8-lane passes and the tail.
+        var g = SeededGenerator(seed: 95)
+        let a = MultiHeadSelfAttention(dimension: 8, heads: 2, generator: &g)
+        for i in 0..<(2 * 8 * 8) { a.inProjection.weight.value[i] = 0 }
+        let (t, d) = (11, 8)
+        let x = randomTensor([1, t, d], seed: 96)
+        let y = a.forward(x, a.makeContext()).array
+        // mean of V over tokens, then out_proj (biases are zero at initialisation)
+        var meanV = [Float](repeating: 0, count: d)
+        for n in 0..<t {
+            for j in 0..<d {
+                var v: Float = 0
+                for i in 0..<d { v += a.inProjection.weight.value[(2 * d + j) * d + i] * x[n * d + i] }
+                meanV[j] += v / Float(t)
+            }
+        }
+        var want = [Float](repeating: 0, count: d)
+        for o in 0..<d { for i in 0..<d { want[o] += a.outProjection.weight.value[o * d + i] * meanV[i] } }
+        for n in 0..<t { expectClose(Array(y[(n * d)..<(n * d + d)]), want, rtol: 1e-5, atol: 1e-5, "token \(n)") }
+    }
+}
