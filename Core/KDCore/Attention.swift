@@ -126,26 +126,48 @@ public final class MultiHeadSelfAttention: Layer {
     /// and ``FastMath/expNonPositive(_:)`` applies).
     @inline(__always)
     static func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        let wide = columns / 8 * 8
         for r in 0..<rows {
             let row = m + r * columns
+            // 8 lanes at a time (see `load8`): max, then exp and sum, then scale; a scalar tail after each.
             var top = row[0]
-            for j in 1..<columns where row[j] > top { top = row[j] }
-            var sum: Float = 0
-            for j in 0..<columns { let v = FastMath.expNonPositive(row[j] - top); row[j] = v; sum += v }
+            if wide > 0 {
+                var lanes = row.load8(0)
+                for j in stride(from: 8, to: wide, by: 8) {
+                    let v = row.load8(j)
+                    lanes.replace(with: v, where: v .> lanes)
+                }
+                top = lanes.max()
+            }
+            for j in wide..<columns where row[j] > top { top = row[j] }
+            var sums = SIMD8<Float>(repeating: 0)
+            for j in stride(from: 0, to: wide, by: 8) {
+                let v = FastMath.expNonPositive(row.load8(j) - top)
+                row.store8(v, j)
+                sums += v
+            }
+            var sum = sums.sum()
+            for j in wide..<columns { let v = FastMath.expNonPositive(row[j] - top); row[j] = v; sum += v }
             let inv = 1 / sum
-            for j in 0..<columns { row[j] *= inv }
+            for j in stride(from: 0, to: wide, by: 8) { row.store8(row.load8(j) * inv, j) }
+            for j in wide..<columns { row[j] *= inv }
         }
     }
 
     /// Turns dL/dP into dL/dS in place: dS = P ⊙ (dP − Σ_j dP_j P_j), row by row.
     @inline(__always)
-    static func softmaxBackwardRows(probabilities p: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
+    static func softmaxBackwardRows(probabilities p: UnsafeMutablePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
                                     rows: Int, columns: Int) {
+        let wide = columns / 8 * 8
         for r in 0..<rows {
             let pr = p + r * columns, gr = g + r * columns
-            var dot: Float = 0
-            for j in 0..<columns { dot += gr[j] * pr[j] }
-            for j in 0..<columns { gr[j] = pr[j] * (gr[j] - dot) }
+            // 8 lanes at a time (see `load8`), a scalar tail after each pass.
+            var dots = SIMD8<Float>(repeating: 0)
+            for j in stride(from: 0, to: wide, by: 8) { dots += gr.load8(j) * pr.load8(j) }
+            var dot = dots.sum()
+            for j in wide..<columns { dot += gr[j] * pr[j] }
+            for j in stride(from: 0, to: wide, by: 8) { gr.store8(pr.load8(j) * (gr.load8(j) - dot), j) }
+            for j in wide..<columns { gr[j] = pr[j] * (gr[j] - dot) }
         }
     }
 }

@@ -28,25 +28,48 @@ public final class GELU: Layer {
 
     public func forward(_ x: Tensor, _ c: LayerContext) -> Tensor {
         let y = c.buffer(0, x.shape)
-        let xp = x.data, yp = y.data
-        for i in 0..<x.count {
+        let cdf = c.buffer(2, x.shape)                 // Φ(x), kept so backward needs no erf
+        let xp = x.data, yp = y.data, pp = cdf.data, n = x.count
+        var i = 0
+        // 8 lanes at a time: the same operations in the same order as the scalar tail, so every lane
+        // gives the scalar result bit for bit.
+        while i + 8 <= n {
+            let v = xp.load8(i)
+            let phi = 0.5 * (1 + FastMath.erf(v * GELU.inverseSqrt2))
+            pp.store8(phi, i)
+            yp.store8(v * phi, i)
+            i += 8
+        }
+        while i < n {
             let v = xp[i]
-            yp[i] = 0.5 * v * (1 + FastMath.erf(v * GELU.inverseSqrt2))
+            let phi = 0.5 * (1 + FastMath.erf(v * GELU.inverseSqrt2))
+            pp[i] = phi
+            yp[i] = v * phi
+            i += 1
         }
         c.save(0, x)
+        c.save(1, cdf)
         return y
     }
 
     public func backward(_ dy: Tensor, _ c: LayerContext) -> Tensor {
-        let x = c.savedTensor(0)
+        let x = c.savedTensor(0), cdf = c.savedTensor(1)
         let dx = c.buffer(1, x.shape)
         guard c.inputGradient else { return dx }
-        let xp = x.data, g = dy.data, d = dx.data
-        for i in 0..<x.count {
-            let v = xp[i]
-            let cdf = 0.5 * (1 + FastMath.erf(v * GELU.inverseSqrt2))
+        let xp = x.data, pp = cdf.data, g = dy.data, d = dx.data, n = x.count
+        var i = 0
+        // 8 lanes at a time, bit for bit the scalar tail's result.
+        while i + 8 <= n {
+            let v = xp.load8(i)
             let pdf = GELU.inverseSqrt2Pi * FastMath.expNonPositive(-0.5 * v * v)
-            d[i] = g[i] * (cdf + v * pdf)
+            d.store8(g.load8(i) * (pp.load8(i) + v * pdf), i)
+            i += 8
+        }
+        while i < n {
+            let v = xp[i]
+            let pdf = GELU.inverseSqrt2Pi * FastMath.expNonPositive(-0.5 * v * v)
+            d[i] = g[i] * (pp[i] + v * pdf)
+            i += 1
         }
         return dx
     }
@@ -106,5 +129,47 @@ public enum FastMath {
         p = p * r + 1
         p = p * r + 1
         return p * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) << 23)
+    }
+
+    /// ``erf(_:)`` on 8 lanes: the same operations in the same order, so each lane equals the scalar
+    /// result bit for bit (a NaN stays NaN).
+    @inline(__always)
+    public static func erf(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var v = x.replacing(with: -4, where: x .< -4)
+        v.replace(with: 4, where: v .> 4)
+        let s = v * v
+        var p = SIMD8<Float>(repeating: -2.72614225801306e-10)
+        p = p * s + 2.77068142495902e-08
+        p = p * s - 2.10102402082508e-06
+        p = p * s - 5.69250639462346e-05
+        p = p * s - 7.34990630326855e-04
+        p = p * s - 2.95459980854025e-03
+        p = p * s - 1.60960333262415e-02
+        var q = SIMD8<Float>(repeating: -1.45660718464996e-05)
+        q = q * s - 2.13374055278905e-04
+        q = q * s - 1.68282697438203e-03
+        q = q * s - 7.37332916720468e-03
+        q = q * s - 1.42647390514189e-02
+        return v * p / q
+    }
+
+    /// ``expNonPositive(_:)`` on 8 lanes, bit for bit the scalar result in each lane.
+    @inline(__always)
+    public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var v = x.replacing(with: -87, where: x .< -87)
+        v.replace(with: 0, where: v .> 0)
+        let t = v * 1.44269504088896341 + 12_582_912
+        let n = t - 12_582_912
+        let r = (v - n * 0.693145751953125) - n * 1.42860682030941723212e-6
+        var p = SIMD8<Float>(repeating: 1.0 / 5040)
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let exponent = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
     }
 }

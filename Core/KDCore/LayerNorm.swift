@@ -47,17 +47,28 @@ public final class LayerNorm: Layer {
         let inverseStd = c.buffer(2, [rows])           // 1/√(σ²+ε) per row
         let gamma = weight.value.data, beta = bias.value.data
         let invD = 1 / Float(d)
+        let wide = d / 8 * 8
         for r in 0..<rows {
             let xr = x.data + r * d, nr = normalized.data + r * d, yr = y.data + r * d
             // Two passes (mean, then centred squares) keep the variance accurate when |μ| ≫ σ.
-            var sum: Float = 0
-            for j in 0..<d { sum += xr[j] }
+            // Each pass runs 8 lanes at a time (see `load8`) with a scalar tail.
+            var sums = SIMD8<Float>(repeating: 0)
+            for j in stride(from: 0, to: wide, by: 8) { sums += xr.load8(j) }
+            var sum = sums.sum()
+            for j in wide..<d { sum += xr[j] }
             let mean = sum * invD
-            var squares: Float = 0
-            for j in 0..<d { let t = xr[j] - mean; squares += t * t }
+            var squareLanes = SIMD8<Float>(repeating: 0)
+            for j in stride(from: 0, to: wide, by: 8) { let t = xr.load8(j) - mean; squareLanes += t * t }
+            var squares = squareLanes.sum()
+            for j in wide..<d { let t = xr[j] - mean; squares += t * t }
             let rstd = 1 / (squares * invD + epsilon).squareRoot()
             inverseStd.data[r] = rstd
-            for j in 0..<d {
+            for j in stride(from: 0, to: wide, by: 8) {
+                let h = (xr.load8(j) - mean) * rstd
+                nr.store8(h, j)
+                yr.store8(h * gamma.load8(j) + beta.load8(j), j)
+            }
+            for j in wide..<d {
                 let h = (xr[j] - mean) * rstd
                 nr[j] = h
                 yr[j] = h * gamma[j] + beta[j]
@@ -90,10 +101,18 @@ public final class LayerNorm: Layer {
         guard c.inputGradient else { return dx }
         let gamma = weight.value.data
         let invD = 1 / Float(d)
+        let wide = d / 8 * 8
         for r in 0..<rows {
             let g = dy.data + r * d, nr = normalized.data + r * d, dr = dx.data + r * d
-            var meanG: Float = 0, meanGX: Float = 0
-            for j in 0..<d {
+            // 8 lanes at a time (see `load8`), a scalar tail after each pass.
+            var meanLanes = SIMD8<Float>(repeating: 0), meanXLanes = SIMD8<Float>(repeating: 0)
+            for j in stride(from: 0, to: wide, by: 8) {
+                let gj = g.load8(j) * gamma.load8(j)
+                meanLanes += gj
+                meanXLanes += gj * nr.load8(j)
+            }
+            var meanG = meanLanes.sum(), meanGX = meanXLanes.sum()
+            for j in wide..<d {
                 let gj = g[j] * gamma[j]
                 meanG += gj
                 meanGX += gj * nr[j]
@@ -101,7 +120,10 @@ public final class LayerNorm: Layer {
             meanG *= invD
             meanGX *= invD
             let rstd = inverseStd.data[r]
-            for j in 0..<d { dr[j] = (g[j] * gamma[j] - meanG - nr[j] * meanGX) * rstd }
+            for j in stride(from: 0, to: wide, by: 8) {
+                dr.store8((g.load8(j) * gamma.load8(j) - meanG - nr.load8(j) * meanGX) * rstd, j)
+            }
+            for j in wide..<d { dr[j] = (g[j] * gamma[j] - meanG - nr[j] * meanGX) * rstd }
         }
         return dx
     }

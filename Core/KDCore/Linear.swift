@@ -58,10 +58,60 @@ public final class Linear: Layer {
         }
         let dx = c.buffer(1, x.shape)
         guard c.inputGradient else { return dx }
+        if rows >= Self.sparseMinimumRows && inputGradientOfLiveRows(dy, into: dx, rows: rows, c) { return dx }
         // dx (rows, In) = dy (rows, Out) · W (Out, In)
         BLAS.gemm(m: rows, n: inputFeatures, k: outputFeatures,
                   a: dy.data, lda: outputFeatures, b: weight.value.data, ldb: inputFeatures,
                   c: dx.data, ldc: inputFeatures)
         return dx
+    }
+
+    /// Below this many rows the row scan is not worth it.
+    static let sparseMinimumRows = 64
+
+    /// dx = dy · W computed over the rows of dy that are not all zero, when at most half of them are;
+    /// returns false (and does nothing) otherwise.
+    ///
+    /// A max over points passes gradient to its winning points only, so below it most rows of dy are
+    /// exactly zero (in e2, 1524 points share 512 winners per noise sample), and they stay zero through
+    /// the ReLUs and Linears of the shared MLP. Those rows of dx are zero; the others are one GEMM over
+    /// the gathered live rows. The scan stops at a row's first non-zero, so a dense dy costs one load
+    /// per row. A NaN counts as non-zero, so it still propagates.
+    private func inputGradientOfLiveRows(_ dy: Tensor, into dx: Tensor, rows: Int, _ c: LayerContext) -> Bool {
+        let (inp, out) = (inputFeatures, outputFeatures)
+        if c.indices.count < rows { c.indices = [Int32](repeating: 0, count: rows) }
+        let live = c.indices.withUnsafeMutableBufferPointer { list -> Int in
+            var count = 0
+            for r in 0..<rows where !Self.isZeroRow(dy.data + r * out, count: out) {
+                if 2 * (count + 1) > rows { return rows }   // dense enough: one GEMM over all rows
+                list[count] = Int32(r)
+                count += 1
+            }
+            return count
+        }
+        if live == rows { return false }
+        let liveGradient = c.buffer(2, [rows / 2, out]), liveInput = c.buffer(3, [rows / 2, inp])
+        c.indices.withUnsafeBufferPointer { list in
+            for i in 0..<live { (liveGradient.data + i * out).update(from: dy.data + Int(list[i]) * out, count: out) }
+            // dx_live (live, In) = dy_live (live, Out) · W (Out, In)
+            BLAS.gemm(m: live, n: inp, k: out, a: liveGradient.data, lda: out, b: weight.value.data, ldb: inp,
+                      c: liveInput.data, ldc: inp)
+            dx.zero()
+            for i in 0..<live { (dx.data + Int(list[i]) * inp).update(from: liveInput.data + i * inp, count: inp) }
+        }
+        return true
+    }
+
+    /// Whether `count` floats from `p` are all zero (±0), 8 lanes at a time (see `load8`).
+    @inline(__always)
+    static func isZeroRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        let zero = SIMD8<Float>(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            if any(p.load8(j) .!= zero) { return false }
+            j += 8
+        }
+        while j < count { if p[j] != 0 { return false }; j += 1 }
+        return true
     }
 }

@@ -37,9 +37,21 @@ public final class MaxOverPoints: Layer {
                 for k in 0..<ch { ws[k] = 0 }
                 for p in 1..<n {
                     let row = xs + p * ch
-                    for k in 0..<ch where row[k] > ys[k] {
-                        ys[k] = row[k]
-                        ws[k] = Int32(p)
+                    let point = SIMD8<Int32>(repeating: Int32(p))
+                    var k = 0
+                    // 8 channels at a time, branch-free (see `load8`); the running maxima stay in L1.
+                    while k + 8 <= ch {
+                        let v = row.load8(k), top = ys.load8(k)
+                        let wins = v .> top
+                        ys.store8(top.replacing(with: v, where: wins), k)
+                        let w = UnsafeRawPointer(ws + k).loadUnaligned(as: SIMD8<Int32>.self)
+                        UnsafeMutableRawPointer(ws + k).storeBytes(of: w.replacing(with: point, where: wins),
+                                                                   as: SIMD8<Int32>.self)
+                        k += 8
+                    }
+                    while k < ch {
+                        if row[k] > ys[k] { ys[k] = row[k]; ws[k] = Int32(p) }
+                        k += 1
                     }
                 }
             }

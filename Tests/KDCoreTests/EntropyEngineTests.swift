@@ -115,6 +115,28 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
         }
     }
 
+    @Test func reusedWorkspacesGiveTheSameMaps() throws {
+        // A point model with enough rows (3 × 70 per noise sample) for Linear's sparse input gradient.
+        var g = SeededGenerator(seed: 4)
+        let model = Model(name: "p", inputShape: [70, 3], layers: [
+            ("mlp", Sequential.sharedMLP([3, 8, 16], generator: &g)), ("max", MaxOverPoints()),
+            ("fc1", Linear(16, 4, generator: &g)), ("relu", ReLU()),
+        ])
+        var s = EntropySettings.fast
+        s.steps = 12
+        let engine = try EntropyEngine(model: model, tap: "relu", settings: s)
+        let samples = (0..<3).map { i in
+            Sample(id: "p\(i)", input: randomTensor([70, 3], seed: UInt64(40 + i)), units: .rows(70, width: 3),
+                   foreground: (0..<70).map { $0 < 35 }, label: 0)
+        }
+        let first = try engine.analyse(samples, threads: 2).map { try $0.get() }
+        let second = try engine.analyse(Array(samples.reversed()), threads: 2).map { try $0.get() }
+        #expect(first == Array(second.reversed()), "a second call on the pooled workspaces differs")
+        for (i, sample) in samples.enumerated() {
+            #expect(first[i] == (try engine.analyse(sample, workspace: engine.makeWorkspace())))
+        }
+    }
+
     /// Adam moves log σ by about lr = 0.01 a step, so from σ0 = 0.01 (H ≈ −3.19) the mean H needs about
     /// 19 steps to reach −3.0 and about 4 to reach −3.15; the equilibrium (α = 5, w = 1) is H ≈ −2.73.
     @Test func pinningRaisesAlphaOnlyWhenTheTargetWasNotExceeded() throws {
