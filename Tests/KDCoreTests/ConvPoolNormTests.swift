@@ -323,6 +323,24 @@ private func distinctTensor(_ shape: [Int], seed: UInt64) -> Tensor {
         expectClose(dx, dxRef, rtol: 0, atol: 1e-6, "max-pool k\(k) s\(s) gradient routing")
     }
 
+    /// Blocks of whole images on several threads (3 images over 2: uneven) give exactly one thread's
+    /// output, arg-max indices and gradient, for disjoint and overlapping windows.
+    @Test(arguments: [(2, 2), (3, 2)])
+    func maxPoolThreadedBlocksMatchOneThread(_ ks: (Int, Int)) {
+        let x = distinctTensor([3, 7, 6, 5], seed: 95)
+        var results: [([Float], [Int32], [Float])] = []
+        for threads in [1, 2] {
+            let pool = MaxPool2D(kernel: ks.0, stride: ks.1)
+            pool.threads = threads
+            let c = pool.makeContext()
+            let y = pool.forward(x, c).array
+            let dy = randomTensor(pool.outputShape(for: x.shape), seed: 96)
+            results.append((y, c.indices, pool.backward(dy, c).array))
+        }
+        #expect(results[1].0 == results[0].0 && results[1].1 == results[0].1 && results[1].2 == results[0].2)
+        #expect(results[0].2.contains { $0 != 0 })
+    }
+
     @Test func maxPoolOverlappingWindowsAccumulate() {
         // 3×3 image, k2 s1: the centre 9 wins all four windows, so its gradient is the sum.
         let x = Tensor(shape: [1, 3, 3, 1], values: [1, 2, 3, 4, 9, 5, 6, 7, 8])
