@@ -91,6 +91,7 @@ public final class Conv2D: Layer {
         let y = c.buffer(0, yShape)
         let (batch, rows) = (yShape[0], yShape[0] * yShape[1] * yShape[2])
         c.save(0, x)
+        guard batch > 0 else { return y }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { cols in
@@ -112,7 +113,7 @@ public final class Conv2D: Layer {
         let dx = c.buffer(1, x.shape)
         let wantWeight = c.parameterGradients && !weight.frozen
         let wantBias = c.parameterGradients && bias.map { !$0.frozen } ?? false
-        guard wantWeight || wantBias || c.inputGradient else { return dx }
+        guard batch > 0, wantWeight || wantBias || c.inputGradient else { return dx }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
         // Worker 0 adds into the gradients themselves; the others into zeroed partial sums added at the end.
@@ -120,7 +121,7 @@ public final class Conv2D: Layer {
             for w in 0..<workers {
                 p[3 * w] = c.buffer(2 + w, [colRows, kk]).data
                 p[3 * w + 1] = w == 0 ? weight.grad.data : c.buffer(16 + 2 * w, wantWeight ? weight.grad.shape : [0]).data
-                p[3 * w + 2] = w == 0 ? (bias?.grad.data ?? p[1]) : c.buffer(17 + 2 * w, wantBias ? [co] : [0]).data
+                p[3 * w + 2] = w == 0 ? (bias ?? weight).grad.data : c.buffer(17 + 2 * w, wantBias ? [co] : [0]).data
                 if w > 0 {
                     if wantWeight { p[3 * w + 1].update(repeating: 0, count: co * kk) }
                     if wantBias { p[3 * w + 2].update(repeating: 0, count: co) }

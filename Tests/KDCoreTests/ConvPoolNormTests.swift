@@ -137,6 +137,17 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
         for r in GradientCheck().run(two, input: x) { #expect(r.maxRelDiff < 1e-2, "threaded \(r)") }
     }
 
+    /// An empty batch (a split with no samples) passes through with empty outputs and no gradient.
+    @Test func emptyBatch() {
+        var g = SeededGenerator(seed: 58)
+        let conv = Conv2D(3, 4, kernel: 3, padding: 1, generator: &g)
+        let c = conv.makeContext()
+        let y = conv.forward(Tensor(shape: [0, 5, 6, 3]), c)
+        #expect(y.shape == [0, 5, 6, 4])
+        #expect(conv.backward(Tensor(shape: [0, 5, 6, 4]), c).shape == [0, 5, 6, 3])
+        #expect(conv.weight.grad.array.allSatisfy { $0 == 0 })
+    }
+
     /// The entropy engine's pass: frozen weights, input gradient only. Parameter gradients must stay
     /// untouched and dx must equal the full backward's.
     @Test func inputGradientOnlyLeavesParametersAlone() {
