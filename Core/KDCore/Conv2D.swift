@@ -3,6 +3,8 @@
 // k kernel size, K = k·k·Ci the length of one im2col row, R = B·Ho·Wo the output pixels of the batch.
 // x: (B, H, W, Ci)   W: (Co, k, k, Ci) in memory, (Co, Ci, k, k) in checkpoints   b: (Co)   y: (B, Ho, Wo, Co)
 
+import Foundation
+
 /// A 2-D convolution over NHWC images, computed as one GEMM per chunk of output pixels.
 ///
 /// ```
@@ -25,6 +27,10 @@
 /// workspace kept in the context and reused. Backward rebuilds the col chunk only when the weight
 /// gradient is wanted, so the input-gradient-only pass of the entropy engine costs one GEMM per chunk
 /// and a scatter. 1×1 stride-1 unpadded convolutions skip im2col: the input already is `col`.
+///
+/// When OpenBLAS may use several threads (training) and the call is large, the batch is split into
+/// blocks of whole images, one per thread, each running its own chunks with OpenBLAS single-threaded;
+/// weight gradients are summed per thread and added at the end. See ``threads``.
 ///
 /// Weights are He-uniform with fanIn = k·k·Ci (for ReLU nets); the bias is U(−1/√fanIn, 1/√fanIn)
 /// as PyTorch's default, like ``Linear``.
@@ -83,29 +89,17 @@ public final class Conv2D: Layer {
     public func forward(_ x: Tensor, _ c: LayerContext) -> Tensor {
         let yShape = outputShape(for: x.shape)
         let y = c.buffer(0, yShape)
-        let rows = yShape[0] * yShape[1] * yShape[2]
-        let (co, kk) = (outputChannels, patchSize)
+        let (batch, rows) = (yShape[0], yShape[0] * yShape[1] * yShape[2])
         c.save(0, x)
-        if let b = bias {
-            for r in 0..<rows { (y.data + r * co).update(from: b.value.data, count: co) }
-        }
-        let beta: Float = bias == nil ? 0 : 1
-        if isPointwise {
-            // y (R, Co) = x (R, Ci) · Wᵀ (Ci, Co)
-            BLAS.gemm(transB: true, m: rows, n: co, k: kk, a: x.data, lda: kk,
-                      b: weight.value.data, ldb: kk, beta: beta, c: y.data, ldc: co)
-            return y
-        }
-        let plan = chunkPlan(rows: rows)
-        let col = c.buffer(2, [plan.rowsPerChunk, kk])
-        var r0 = 0
-        while r0 < rows {
-            let n = min(plan.rowsPerChunk, rows - r0)
-            im2col(x, outputShape: yShape, rows: r0..<(r0 + n), into: col.data)
-            // y[r0 ..< r0+n] (n, Co) = col (n, K) · Wᵀ (K, Co)
-            BLAS.gemm(transB: true, m: n, n: co, k: kk, a: col.data, lda: kk,
-                      b: weight.value.data, ldb: kk, beta: beta, c: y.data + r0 * co, ldc: co)
-            r0 += n
+        guard batch > 0 else { return y }
+        let workers = workerCount(batch: batch, rows: rows)
+        let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { cols in
+            for w in 0..<workers { cols[w] = c.buffer(2 + w, [colRows, patchSize]).data }
+            forEachImageBlock(batch: batch, workers: workers) { w, images in
+                forwardRows(x, y, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
+                            col: cols[w])
+            }
         }
         return y
     }
@@ -114,53 +108,152 @@ public final class Conv2D: Layer {
         let x = c.savedTensor(0)
         let yShape = outputShape(for: x.shape)
         precondition(dy.shape == yShape, "conv2d backward: dy \(dy.shape), expected \(yShape)")
-        let rows = yShape[0] * yShape[1] * yShape[2]
+        let (batch, rows) = (yShape[0], yShape[0] * yShape[1] * yShape[2])
         let (co, kk) = (outputChannels, patchSize)
         let dx = c.buffer(1, x.shape)
         let wantWeight = c.parameterGradients && !weight.frozen
-        if let b = bias, c.parameterGradients && !b.frozen {
-            let g = b.grad.data
-            for r in 0..<rows {
-                let row = dy.data + r * co
-                for j in 0..<co { g[j] += row[j] }
+        let wantBias = c.parameterGradients && bias.map { !$0.frozen } ?? false
+        guard batch > 0, wantWeight || wantBias || c.inputGradient else { return dx }
+        let workers = workerCount(batch: batch, rows: rows)
+        let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
+        // Worker 0 adds into the gradients themselves; the others into zeroed partial sums added at the end.
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 3 * workers) { p in
+            for w in 0..<workers {
+                p[3 * w] = c.buffer(2 + w, [colRows, kk]).data
+                p[3 * w + 1] = w == 0 ? weight.grad.data : c.buffer(16 + 2 * w, wantWeight ? weight.grad.shape : [0]).data
+                p[3 * w + 2] = w == 0 ? (bias ?? weight).grad.data : c.buffer(17 + 2 * w, wantBias ? [co] : [0]).data
+                if w > 0 {
+                    if wantWeight { p[3 * w + 1].update(repeating: 0, count: co * kk) }
+                    if wantBias { p[3 * w + 2].update(repeating: 0, count: co) }
+                }
+            }
+            forEachImageBlock(batch: batch, workers: workers) { w, images in
+                backwardRows(x, dy, dx, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
+                             col: p[3 * w], weightGradient: wantWeight ? p[3 * w + 1] : nil,
+                             biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: c.inputGradient)
+            }
+            for w in 1..<max(workers, 1) {
+                if wantWeight { addInto(weight.grad.data, p[3 * w + 1], count: co * kk) }
+                if wantBias, let b = bias { addInto(b.grad.data, p[3 * w + 2], count: co) }
             }
         }
-        if isPointwise {
-            if wantWeight {
-                // dW (Co, Ci) += dyᵀ (Co, R) · x (R, Ci)
-                BLAS.gemm(transA: true, m: co, n: kk, k: rows, a: dy.data, lda: co, b: x.data, ldb: kk,
-                          beta: 1, c: weight.grad.data, ldc: kk)
+        return dx
+    }
+
+    // MARK: - Row blocks
+
+    /// Own threads for one call. `nil` (the default) follows OpenBLAS: as many as it may use when the call
+    /// has at least ``parallelMinimumMACs`` multiply–adds, else one; a number forces that many (tests).
+    /// Never more than the batch: each thread takes whole images, so its col2im scatter cannot touch
+    /// another thread's part of dx.
+    public var threads: Int? = nil
+
+    /// Below this many multiply–adds per pass (one GEMM's worth, about 0.2 ms on one core) a call stays
+    /// on one thread: splitting it would cost more in hand-over than it saves.
+    public static let parallelMinimumMACs = 1 << 24
+
+    private func workerCount(batch: Int, rows: Int) -> Int {
+        let wanted = threads ?? (rows * patchSize * outputChannels >= Self.parallelMinimumMACs ? BLAS.threads : 1)
+        return max(1, min(wanted, batch))
+    }
+
+    /// Runs `body(worker, images)` over `workers` contiguous blocks of images. Several workers run on our
+    /// own threads with OpenBLAS at one thread each: one block per core and no synchronisation per
+    /// chunk (with OpenBLAS splitting every chunk's small GEMM over two threads instead, a third of
+    /// training time went to its threads waiting for each other). One worker runs inline.
+    private func forEachImageBlock(batch: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        if workers == 1 { body(0, 0..<batch); return }
+        BLAS.withThreads(1) {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                body(w, (batch * w / workers)..<(batch * (w + 1) / workers))
             }
-            if c.inputGradient {
-                // dx (R, Ci) = dy (R, Co) · W (Co, Ci)
-                BLAS.gemm(m: rows, n: kk, k: co, a: dy.data, lda: co, b: weight.value.data, ldb: kk,
-                          c: dx.data, ldc: kk)
-            }
-            return dx
         }
-        guard wantWeight || c.inputGradient else { return dx }
-        if c.inputGradient { dx.zero() }
-        let plan = chunkPlan(rows: rows)
-        let col = c.buffer(2, [plan.rowsPerChunk, kk])
-        var r0 = 0
-        while r0 < rows {
-            let n = min(plan.rowsPerChunk, rows - r0)
+    }
+
+    /// Rows of the col workspace each worker needs: a chunk of its largest block.
+    private func chunkRows(maximumBlock rows: Int, batch: Int, workers: Int) -> Int {
+        let largest = (batch + workers - 1) / workers * (rows / batch)
+        return chunkPlan(rows: largest).rowsPerChunk
+    }
+
+    /// `y[rows]`: bias, then col · Wᵀ, chunk by chunk (the bias is written just before the chunk's GEMM
+    /// reads it back, so it is still in cache).
+    private func forwardRows(_ x: Tensor, _ y: Tensor, _ yShape: [Int], rows: Range<Int>, col: UnsafeMutablePointer<Float>) {
+        let (co, kk) = (outputChannels, patchSize)
+        let perChunk = isPointwise ? rows.count : chunkPlan(rows: rows.count).rowsPerChunk
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let n = min(perChunk, rows.upperBound - r0)
+            let yChunk = y.data + r0 * co
+            if let b = bias {
+                for r in 0..<n { (yChunk + r * co).update(from: b.value.data, count: co) }
+            }
+            let a: UnsafePointer<Float>
+            if isPointwise {
+                a = UnsafePointer(x.data + r0 * kk)
+            } else {
+                im2col(x, outputShape: yShape, rows: r0..<(r0 + n), into: col)
+                a = UnsafePointer(col)
+            }
+            // y[r0 ..< r0+n] (n, Co) = col (n, K) · Wᵀ (K, Co)   (+ the bias already there)
+            BLAS.gemm(transB: true, m: n, n: co, k: kk, a: a, lda: kk, b: weight.value.data, ldb: kk,
+                      beta: bias == nil ? 0 : 1, c: yChunk, ldc: co)
+            r0 += n
+        }
+    }
+
+    /// The gradients from `dy[rows]`: added into `weightGradient` (Co, K) and `biasGradient` (Co) when
+    /// given, and written into `dx` for the images of `rows` (which must be whole images).
+    private func backwardRows(_ x: Tensor, _ dy: Tensor, _ dx: Tensor, _ yShape: [Int], rows: Range<Int>,
+                              col: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>?,
+                              biasGradient: UnsafeMutablePointer<Float>?, inputGradient: Bool) {
+        let (co, kk) = (outputChannels, patchSize)
+        if inputGradient && !isPointwise {
+            let pixels = yShape[1] * yShape[2], image = x.count / x.shape[0]
+            (dx.data + rows.lowerBound / pixels * image).update(repeating: 0, count: rows.count / pixels * image)
+        }
+        let perChunk = isPointwise ? rows.count : chunkPlan(rows: rows.count).rowsPerChunk
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let n = min(perChunk, rows.upperBound - r0)
             let dyChunk = dy.data + r0 * co
-            if wantWeight {
-                im2col(x, outputShape: yShape, rows: r0..<(r0 + n), into: col.data)
-                // dW (Co, K) += dyᵀ (Co, n) · col (n, K)
-                BLAS.gemm(transA: true, m: co, n: kk, k: n, a: dyChunk, lda: co, b: col.data, ldb: kk,
-                          beta: 1, c: weight.grad.data, ldc: kk)
+            if let g = biasGradient {
+                for r in 0..<n {
+                    let row = dyChunk + r * co
+                    for j in 0..<co { g[j] += row[j] }
+                }
             }
-            if c.inputGradient {
-                // dcol (n, K) = dy (n, Co) · W (Co, K), then scatter-added into dx
-                BLAS.gemm(m: n, n: kk, k: co, a: dyChunk, lda: co, b: weight.value.data, ldb: kk,
-                          c: col.data, ldc: kk)
-                col2im(col.data, outputShape: yShape, rows: r0..<(r0 + n), into: dx)
+            if let dW = weightGradient {
+                let a: UnsafePointer<Float>
+                if isPointwise {
+                    a = UnsafePointer(x.data + r0 * kk)
+                } else {
+                    im2col(x, outputShape: yShape, rows: r0..<(r0 + n), into: col)
+                    a = UnsafePointer(col)
+                }
+                // dW (Co, K) += dyᵀ (Co, n) · col (n, K)
+                BLAS.gemm(transA: true, m: co, n: kk, k: n, a: dyChunk, lda: co, b: a, ldb: kk,
+                          beta: 1, c: dW, ldc: kk)
+            }
+            if inputGradient {
+                if isPointwise {
+                    // dx (n, Ci) = dy (n, Co) · W (Co, Ci)
+                    BLAS.gemm(m: n, n: kk, k: co, a: dyChunk, lda: co, b: weight.value.data, ldb: kk,
+                              c: dx.data + r0 * kk, ldc: kk)
+                } else {
+                    // dcol (n, K) = dy (n, Co) · W (Co, K), then scatter-added into dx
+                    BLAS.gemm(m: n, n: kk, k: co, a: dyChunk, lda: co, b: weight.value.data, ldb: kk,
+                              c: col, ldc: kk)
+                    col2im(col, outputShape: yShape, rows: r0..<(r0 + n), into: dx)
+                }
             }
             r0 += n
         }
-        return dx
+    }
+
+    /// `sum += part`, elementwise.
+    private func addInto(_ sum: UnsafeMutablePointer<Float>, _ part: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { sum[i] += part[i] }
     }
 
     // MARK: - Lowering

@@ -88,15 +88,44 @@ public final class SGD: Optimizer {
         let buffer = buffers[name] ?? Tensor(shape: p.value.shape)
         buffers[name] = buffer
         let b = buffer.data
-        for i in 0..<n {
+        // 8 lanes at a time: the scalar loop's Double sum of squares kept it from vectorising (fc1 of
+        // vgg-s, 4.2 M weights, took longer than its gradient's copy). Same values, lane by lane;
+        // Δ² is summed in Float per block of 1024 and the blocks in Double.
+        var i = 0
+        while i + 8 <= n {
+            var block = SIMD8<Float>()
+            let end = min(n - (n - i) % 8, i + 1024)
+            while i < end {
+                let old = load8(w + i)
+                let d = load8(g + i) + wd * old
+                let buf = first ? d : mu * load8(b + i) + d
+                store8(buf, b + i)
+                let new = old - lr * (nesterov ? d + mu * buf : buf)
+                store8(new, w + i)
+                let delta = new - old
+                block += delta * delta
+                i += 8
+            }
+            sumSquares += Double(block.sum())
+        }
+        while i < n {
             let old = w[i]
             let d = g[i] + wd * old
             b[i] = first ? d : mu * b[i] + d
             w[i] = old - lr * (nesterov ? d + mu * b[i] : b[i])
             let delta = Double(w[i]) - Double(old)
             sumSquares += delta * delta
+            i += 1
         }
         return Float(sumSquares.squareRoot())
+    }
+
+    @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
     public var state: [(String, Tensor)] {

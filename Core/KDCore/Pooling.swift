@@ -2,6 +2,8 @@
 // Shape key: B batch, H/W input height/width, Ho/Wo output height/width, C channels, k window, s stride.
 // x: (B, H, W, C)   y: (B, Ho, Wo, C) with Ho = ⌊(H − k) / s⌋ + 1 (likewise Wo); GlobalAvgPool y: (B, C)
 
+import Foundation
+
 /// The output shape of a k×k window with stride s and no padding over (B, H, W, C).
 private func pooledShape(_ kind: String, _ x: [Int], kernel k: Int, stride s: Int) -> [Int] {
     precondition(x.count == 4, "\(kind) expects (B, H, W, C), got \(x)")
@@ -42,23 +44,26 @@ public final class MaxPool2D: Layer {
         let (bn, ho, wo, k, s) = (ys[0], ys[1], ys[2], kernel, stride)
         if c.indices.count != y.count { c.indices = [Int32](repeating: 0, count: y.count) }
         c.save(0, x)
-        let xp = x.data
+        let xp = x.data, yp = y.data
+        let perImage = ho * wo * ch
         c.indices.withUnsafeMutableBufferPointer { ib in
             let idx = ib.baseAddress!
-            var o = 0
-            for b in 0..<bn {
-                for oy in 0..<ho {
-                    for ox in 0..<wo {
-                        let yr = y.data + o, ir = idx + o
-                        let first = ((b * h + oy * s) * w + ox * s) * ch
-                        for j in 0..<ch { yr[j] = xp[first + j]; ir[j] = Int32(first + j) }
-                        for ky in 0..<k {
-                            for kx in 0..<k where ky != 0 || kx != 0 {
-                                let p = ((b * h + oy * s + ky) * w + ox * s + kx) * ch
-                                maxUpdate(yr, ir, xp + p, base: Int32(truncatingIfNeeded: p), count: ch)
+            forEachImageBlock(batch: bn, values: x.count) { images in
+                var o = images.lowerBound * perImage
+                for b in images {
+                    for oy in 0..<ho {
+                        for ox in 0..<wo {
+                            let yr = yp + o, ir = idx + o
+                            let first = ((b * h + oy * s) * w + ox * s) * ch
+                            for j in 0..<ch { yr[j] = xp[first + j]; ir[j] = Int32(first + j) }
+                            for ky in 0..<k {
+                                for kx in 0..<k where ky != 0 || kx != 0 {
+                                    let p = ((b * h + oy * s + ky) * w + ox * s + kx) * ch
+                                    maxUpdate(yr, ir, xp + p, base: Int32(truncatingIfNeeded: p), count: ch)
+                                }
                             }
+                            o += ch
                         }
-                        o += ch
                     }
                 }
             }
@@ -97,12 +102,34 @@ public final class MaxPool2D: Layer {
         let dx = c.buffer(1, x.shape)
         guard c.inputGradient else { return dx }
         precondition(c.indices.count == dy.count, "maxpool2d backward: dy has \(dy.count) values, forward made \(c.indices.count)")
-        dx.zero()
         let d = dx.data, g = dy.data
+        let (bn, perImage, perOutput) = (x.shape[0], x.count / max(x.shape[0], 1), dy.count / max(x.shape[0], 1))
         c.indices.withUnsafeBufferPointer { ib in
-            for o in 0..<ib.count { d[Int(ib[o])] += g[o] }
+            // An image's indices point into the same image of dx, so blocks of images never collide.
+            forEachImageBlock(batch: bn, values: x.count) { images in
+                (d + images.lowerBound * perImage).update(repeating: 0, count: images.count * perImage)
+                for o in (images.lowerBound * perOutput)..<(images.upperBound * perOutput) { d[Int(ib[o])] += g[o] }
+            }
         }
         return dx
+    }
+
+    /// Threads for one call. `nil` (the default) follows OpenBLAS, as ``Conv2D/threads`` does: as many as
+    /// it may use (a single training stream, where the other core would otherwise wait) when the input
+    /// has at least ``parallelMinimumValues`` values, else one; a number forces that many (tests).
+    public var threads: Int? = nil
+
+    /// Below this many input values a call stays on one thread (about 0.3 ms of work).
+    public static let parallelMinimumValues = 1 << 21
+
+    /// Runs `body` over contiguous blocks of whole images, one block per thread (see ``threads``).
+    private func forEachImageBlock(batch: Int, values: Int, _ body: (Range<Int>) -> Void) {
+        let wanted = threads ?? (values >= Self.parallelMinimumValues ? BLAS.threads : 1)
+        let workers = max(1, min(wanted, batch))
+        if workers == 1 { body(0..<batch); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            body((batch * w / workers)..<(batch * (w + 1) / workers))
+        }
     }
 }
 

@@ -102,6 +102,52 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
         for r in g1 { #expect(r.maxRelDiff < 1e-2, "chunked \(r)") }
     }
 
+    /// Several threads, each taking whole images (3 images over 2 threads: uneven blocks), with small
+    /// workspaces so each block runs several chunks: forward, every gradient and the input-only pass must
+    /// match one thread's (the weight gradient only up to summation order).
+    @Test(arguments: [(3, 1, 1), (3, 2, 0), (1, 1, 0)])
+    func threadedBlocksMatchOneThread(_ cf: (k: Int, s: Int, p: Int)) {
+        var g = SeededGenerator(seed: 55)
+        let one = Conv2D(3, 4, kernel: cf.k, stride: cf.s, padding: cf.p, generator: &g)
+        let two = Conv2D(3, 4, kernel: cf.k, stride: cf.s, padding: cf.p, generator: &g)
+        two.weight.value.assign(one.weight.value)
+        two.bias!.value.assign(one.bias!.value)
+        one.threads = 1
+        two.threads = 2
+        two.workspaceBytes = 4 * two.patchSize * 4   // 4 rows per chunk
+        let x = randomTensor([3, 5, 6, 3], seed: 56)
+        let dy = randomTensor(one.outputShape(for: x.shape), seed: 57)
+        var outputs: [[Float]] = [], inputGrads: [[Float]] = [], paramGrads: [[Float]] = [], inputOnly: [[Float]] = []
+        for conv in [one, two] {
+            let c = conv.makeContext()
+            conv.weight.grad.fill(0.5)   // gradients are added, never overwritten
+            conv.bias!.grad.fill(-0.25)
+            outputs.append(conv.forward(x, c).array)
+            inputGrads.append(conv.backward(dy, c).array)
+            paramGrads.append(conv.weight.grad.array + conv.bias!.grad.array)
+            c.parameterGradients = false
+            _ = conv.forward(x, c)
+            inputOnly.append(conv.backward(dy, c).array)
+        }
+        expectClose(outputs[1], outputs[0], rtol: 1e-6, atol: 1e-6, "threaded forward")
+        expectClose(inputGrads[1], inputGrads[0], rtol: 1e-6, atol: 1e-6, "threaded input gradient")
+        #expect(inputOnly[1] == inputGrads[1], "threaded input-only pass")
+        expectClose(paramGrads[1], paramGrads[0], rtol: 1e-5, atol: 1e-5, "threaded parameter gradients")
+        expectClose(outputs[1], naiveConv(x, two), rtol: 1e-5, atol: 1e-5, "threaded vs direct")
+        for r in GradientCheck().run(two, input: x) { #expect(r.maxRelDiff < 1e-2, "threaded \(r)") }
+    }
+
+    /// An empty batch (a split with no samples) passes through with empty outputs and no gradient.
+    @Test func emptyBatch() {
+        var g = SeededGenerator(seed: 58)
+        let conv = Conv2D(3, 4, kernel: 3, padding: 1, generator: &g)
+        let c = conv.makeContext()
+        let y = conv.forward(Tensor(shape: [0, 5, 6, 3]), c)
+        #expect(y.shape == [0, 5, 6, 4])
+        #expect(conv.backward(Tensor(shape: [0, 5, 6, 4]), c).shape == [0, 5, 6, 3])
+        #expect(conv.weight.grad.array.allSatisfy { $0 == 0 })
+    }
+
     /// The entropy engine's pass: frozen weights, input gradient only. Parameter gradients must stay
     /// untouched and dx must equal the full backward's.
     @Test func inputGradientOnlyLeavesParametersAlone() {
@@ -286,6 +332,24 @@ private func distinctTensor(_ shape: [Int], seed: UInt64) -> Tensor {
         } } } }
         #expect(y == yRef)
         expectClose(dx, dxRef, rtol: 0, atol: 1e-6, "max-pool k\(k) s\(s) gradient routing")
+    }
+
+    /// Blocks of whole images on several threads (3 images over 2: uneven) give exactly one thread's
+    /// output, arg-max indices and gradient, for disjoint and overlapping windows.
+    @Test(arguments: [(2, 2), (3, 2)])
+    func maxPoolThreadedBlocksMatchOneThread(_ ks: (Int, Int)) {
+        let x = distinctTensor([3, 7, 6, 5], seed: 95)
+        var results: [([Float], [Int32], [Float])] = []
+        for threads in [1, 2] {
+            let pool = MaxPool2D(kernel: ks.0, stride: ks.1)
+            pool.threads = threads
+            let c = pool.makeContext()
+            let y = pool.forward(x, c).array
+            let dy = randomTensor(pool.outputShape(for: x.shape), seed: 96)
+            results.append((y, c.indices, pool.backward(dy, c).array))
+        }
+        #expect(results[1].0 == results[0].0 && results[1].1 == results[0].1 && results[1].2 == results[0].2)
+        #expect(results[0].2.contains { $0 != 0 })
     }
 
     @Test func maxPoolOverlappingWindowsAccumulate() {

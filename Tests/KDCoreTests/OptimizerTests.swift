@@ -39,6 +39,35 @@ private func twoSteps(_ optimizer: Optimizer, lr: Float = 0.1) -> [(w: [Float], 
         expectClose([p[1].delta], [0.0464413609], rtol: 1e-5, atol: 1e-6, "plain SGD ‖Δw‖")
     }
 
+    /// The 8-lane momentum update against the rule written out one element at a time, on 2 061
+    /// weights (two blocks of 1 024, a partial vector and a scalar tail): the weights and buffers must be
+    /// identical, the norm equal up to summation order.
+    @Test(arguments: [false, true])
+    func sgdVectorisedMomentumMatchesScalarRule(_ nesterov: Bool) {
+        let n = 2061
+        let p = Parameter("w", shape: [n])
+        _ = p.value.buffer.update(from: randomTensor([n], seed: 3).array)
+        var w = p.value.array, buf = [Float](repeating: 0, count: n)
+        let (lr, mu, wd): (Float, Float, Float) = (0.05, 0.9, 0.01)
+        let sgd = SGD(momentum: mu, weightDecay: wd, nesterov: nesterov)
+        for step in 0..<3 {
+            let g = randomTensor([n], seed: 10 + UInt64(step)).array
+            _ = p.grad.buffer.update(from: g)
+            let norm = sgd.step([("w", p)], learningRate: lr)[0]
+            var sumSquares = 0.0
+            for i in 0..<n {
+                let old = w[i]
+                let d = g[i] + wd * old
+                buf[i] = step == 0 ? d : mu * buf[i] + d
+                w[i] = old - lr * (nesterov ? d + mu * buf[i] : buf[i])
+                sumSquares += (Double(w[i]) - Double(old)) * (Double(w[i]) - Double(old))
+            }
+            #expect(p.value.array == w, "step \(step + 1) weights")
+            #expect(sgd.state[0].1.array == buf, "step \(step + 1) momentum buffer")
+            expectClose(Double(norm), sumSquares.squareRoot(), tol: 1e-5 * sumSquares.squareRoot(), "step \(step + 1) ‖Δw‖")
+        }
+    }
+
     @Test func adamTwoSteps() {
         // lr 0.1, β (0.9, 0.999). Step 1: m̂ = g₁, v̂ = g₁², so w₁ = w₀ − 0.1·sign(g₁) = [0.9, −1.9].
         // Step 2: m = [0.07, −0.04], v = [0.00031225, 0.001249]; m̂ = m/0.19, v̂ = v/0.001999;
