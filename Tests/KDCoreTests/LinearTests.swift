@@ -6,8 +6,8 @@ import _TestSupport
     @Test func forwardMatchesHandComputed() {
         var g = SeededGenerator(seed: 1)
         let l = Linear(2, 2, generator: &g)
-        l.weight.value.buffer.update(from: [1, 2, 3, 4])   // W = [[1,2],[3,4]]
-        l.bias!.value.buffer.update(from: [0.5, -1])
+        _ = l.weight.value.buffer.update(from: [1, 2, 3, 4])   // W = [[1,2],[3,4]]
+        _ = l.bias!.value.buffer.update(from: [0.5, -1])
         let y = l.forward(Tensor(shape: [1, 2], values: [1, 1]), l.makeContext())
         #expect(y.array == [3.5, 6])
     }

@@ -71,7 +71,7 @@ public final class Study {
         let teacherData = InMemoryData(data, split: .train)
         let studentData = InMemoryData(data, split: .train, indices: subset)
         let testData = InMemoryData(data, split: .test)
-        var skipped = data.problems + (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
+        let skipped = data.problems + (teacherData.skipped + testData.skipped).map { "sample \($0.index): \($0.reason)" }
         for s in (teacherData.skipped + testData.skipped).prefix(20) { log("skipped sample \(s.index): \(s.reason)") }
         guard teacherData.count >= 2 else { throw StudyError.tooFewSamples(split: "train", found: teacherData.count, needed: 2) }
         guard testData.count >= c.analysedInputs else {
