@@ -66,6 +66,8 @@ public final class ArchiveWriter {
         case .tarGzip:
             status = archive_write_set_format_pax_restricted(a)
             if status == ARCHIVE_OK { status = archive_write_add_filter_gzip(a) }
+            // No time stamp in the gzip header (MTIME = 0, RFC 1952): the same files give the same bytes.
+            if status == ARCHIVE_OK { status = archive_write_set_filter_option(a, "gzip", "timestamp", nil) }
         case .tarXz:
             status = archive_write_set_format_pax_restricted(a)
             if status == ARCHIVE_OK { status = archive_write_add_filter_xz(a) }

@@ -285,3 +285,10 @@ func expectArchiveError(_ body: () throws -> Void, sourceLocation: SourceLocatio
         #expect(try latin.read(entries[0]) == Array("bird".utf8))
     }
 }
+
+/// A .tgz carries no time stamp (gzip MTIME = 0, RFC 1952), so the same files give the same bytes at any time.
+@Test func tarGzipHasNoTimeStamp() throws {
+    let bytes = try ArchiveWriter.archive(.tarGzip, files: [("a.txt", Array("hello".utf8))])
+    #expect(Array(bytes[0..<2]) == [0x1F, 0x8B])
+    #expect(Array(bytes[4..<8]) == [0, 0, 0, 0], "MTIME \(Array(bytes[4..<8]))")
+}

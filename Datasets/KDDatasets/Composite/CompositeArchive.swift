@@ -108,7 +108,8 @@ enum CompositeArchive {
     static let root = "CUB_200_2011"
 
     static func write(images: [RenderedImage], classes: [String], manifest: CompositeManifest, to path: String) throws {
-        let writer = try ArchiveWriter(format: .tarGzip, name: path)
+        // ArchiveWriter writes atomically and leaves no time stamp, so the same inputs give the same bytes.
+        let writer = try ArchiveWriter(path: path, format: .tarGzip)
         func text(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
         try writer.addDirectory(root)
         try writer.addFile("\(root)/README.txt", bytes: Array(manifest.readme.utf8))
@@ -135,49 +136,5 @@ enum CompositeArchive {
             }
         }
         try writer.finish()
-        try writeAtomically(reproducibleGzip(writer.bytes), to: path)
-    }
-
-    /// The gzip stream with its header's MTIME field (bytes 4–7, RFC 1952) set to 0, "no time
-    /// stamp": libarchive's gzip filter stamps the current time there, so two identical builds
-    /// would differ in those four bytes. The header has no CRC of its own unless FHCRC is set,
-    /// which libarchive never does (checked).
-    static func reproducibleGzip(_ bytes: [UInt8]) -> [UInt8] {
-        precondition(Gzip.isGzip(bytes) && bytes.count >= 10 && bytes[3] & 0x02 == 0, "not a gzip stream without a header CRC")
-        var out = bytes
-        for i in 4..<8 { out[i] = 0 }
-        return out
-    }
-
-    /// Writes `bytes` to a temporary file next to `path` and renames it into place, so `path` is
-    /// either absent, the previous file, or the whole new archive.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ArchiveError.writeFailed(archive: path, reason: "cannot create \(temporary): " + String(cString: strerror(errno))) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd); unlink(temporary)
-                throw ArchiveError.writeFailed(archive: path, reason: "writing \(temporary): \(reason)")
-            }
-            written += n
-        }
-        let synced = fsync(fd) == 0
-        guard close(fd) == 0, synced else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ArchiveError.writeFailed(archive: path, reason: "flushing \(temporary): \(reason)")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ArchiveError.writeFailed(archive: path, reason: "cannot move the finished file into place: \(reason)")
-        }
     }
 }
