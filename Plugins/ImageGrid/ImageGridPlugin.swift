@@ -16,10 +16,7 @@ public final class ImageGridPlugin: ModalityPlugin {
     public func recognise(_ path: String) -> String? { recogniseImageCollection(path) }
 
     public func open(_ path: String, options given: [String: String]) throws -> DatasetSource {
-        let resolved = try resolveOptions(given)
-        // Keep only the options the user gave or whose default is a value (not "all"/"none").
-        var explicit: [String: String] = [:]
-        for (k, v) in resolved where given[k] != nil || !["all", "none"].contains(v) { explicit[k] = v }
-        return try openImageCollection(path, options: try ImageOptions(parsing: explicit))
+        // resolveOptions rejects undeclared names and fills in the declared defaults, which parse as themselves.
+        return try openImageCollection(path, options: try ImageOptions(parsing: try resolveOptions(given)))
     }
 }

@@ -195,7 +195,7 @@ public final class EntropyEngine: @unchecked Sendable {
                 let t = Float(step + 1)
                 let c1 = 1 - Foundation.pow(b1, t), c2 = 1 - Foundation.pow(b2, t)
                 for u in 0..<unitCount {
-                    let sigma = Foundation.exp(param[u])
+                    let sigma = sigmaHistory[step * unitCount + u]   // exp(s_u), computed at the top of the step
                     let grad = sigma * gradSigma[u] - alpha * rScale
                     adamM[u] = b1 * adamM[u] + (1 - b1) * grad
                     adamV[u] = b2 * adamV[u] + (1 - b2) * grad * grad
