@@ -96,19 +96,7 @@ public enum LocalFile {
         }
         let size = Int(info.st_size)
         if size > limit { throw ArchiveError.memberTooLarge(archive: path, member: "the file", size: size, limit: limit) }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var filled = 0
-        while filled < size {
-            let n = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + filled, size - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveError.unreadable(archive: path, reason: String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        if filled < size { bytes.removeLast(size - filled) }   // the file shrank while it was read
-        return bytes
+        return try readUpTo(fd, count: size, path: path)   // shorter if the file shrank while it was read
     }
 
     /// Up to `count` bytes from the start of the file.
@@ -116,6 +104,11 @@ public enum LocalFile {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ArchiveError.unreadable(archive: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        return try readUpTo(fd, count: count, path: path)
+    }
+
+    /// Up to `count` bytes from an open file, retrying interrupted reads; fewer at end of file.
+    private static func readUpTo(_ fd: Int32, count: Int, path: String) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
@@ -127,7 +120,8 @@ public enum LocalFile {
             if n == 0 { break }
             filled += n
         }
-        return Array(bytes.prefix(filled))
+        if filled < count { bytes.removeLast(count - filled) }
+        return bytes
     }
 }
 
