@@ -1,10 +1,11 @@
 // swift-tools-version: 6.0
 // kd-tool: quantifying the knowledge in a DNN to explain knowledge distillation.
-// Layout (see ../shared/docs/ARCHITECTURE.md): Core/ Plugins/ Datasets/ Tests/ Tools/ Docs/.
+// Layout (Docs/Architecture.md): Core/ Plugins/ Datasets/ Tests/ Tools/ Docs/.
+//
+// No target uses unsafe compiler flags, so other packages can depend on this one (a plugin written in its
+// own package depends on `KDCore`, `KDDatasets` and `KDToolKit`, and tests itself with `KDPluginTesting`).
+// Hot kernels get their speed from unsafe buffer pointers inside the kernel, not from a package-wide flag.
 import PackageDescription
-
-// Hot loops must be optimised even in debug test builds, or numeric tests crawl.
-let fastMath: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "kd-tool",
@@ -13,13 +14,16 @@ let package = Package(
         .executable(name: "kd-tool", targets: ["kd-tool"]),
         .library(name: "KDCore", targets: ["KDCore"]),
         .library(name: "KDDatasets", targets: ["KDDatasets"]),
+        .library(name: "KDToolKit", targets: ["KDToolKit"]),
+        .library(name: "KDPluginTesting", targets: ["KDPluginTesting"]),
         .library(name: "ImageGrid", targets: ["ImageGrid"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // MARK: - System libraries (Debian -dev packages, installed by .ci/run and the README setup)
+        // MARK: - System libraries (Debian -dev packages, installed by Tools/scripts/setup.sh)
         .systemLibrary(name: "_CBLAS", path: "Core/_CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "_CSQLite", path: "Core/_CSQLite", pkgConfig: "sqlite3",
@@ -32,29 +36,38 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
         // MARK: - Core engine
-        .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite"], path: "Core/KDCore",
-                swiftSettings: fastMath),
+        .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite"], path: "Core/KDCore"),
+        // The shared conformance suite every plugin's tests run (in this package or another one).
+        .target(name: "KDPluginTesting", dependencies: ["KDCore"], path: "Core/KDPluginTesting"),
 
         // MARK: - Datasets (archives, decoders, builders)
-        .target(name: "KDDatasets", dependencies: ["KDCore", "_CArchive", "_CImageCodecs"],
-                path: "Datasets/KDDatasets", swiftSettings: fastMath),
+        .target(name: "KDDatasets",
+                dependencies: ["KDCore", "_CArchive", "_CImageCodecs", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Datasets/KDDatasets"),
 
-        // MARK: - Plugins
-        .target(name: "ImageGrid", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/ImageGrid",
-                swiftSettings: fastMath),
+        // MARK: - Plugins (one target per modality; each depends on Core and Datasets only)
+        .target(name: "ImageGrid", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/ImageGrid"),
 
-        // MARK: - Command-line tool
-        .executableTarget(name: "kd-tool",
-                          dependencies: ["KDCore", "KDDatasets", "ImageGrid",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Tools/kd-tool", swiftSettings: fastMath),
+        // MARK: - Tools
+        // The fixed speed workloads of Docs/Benchmarks.md (modality-shaped networks, so not in Core).
+        .target(name: "KDBench", dependencies: ["KDCore"], path: "Tools/KDBench"),
+        // Every subcommand; takes the list of plugins as input and names none of them.
+        .target(name: "KDToolKit",
+                dependencies: ["KDCore", "KDDatasets", "KDBench",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Tools/KDToolKit"),
+        // The built-in plugins, handed to KDToolKit: the one place that lists them.
+        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid"], path: "Tools/kd-tool"),
 
-        // MARK: - Tests
+        // MARK: - Tests (one target per module)
         .target(name: "_TestSupport", dependencies: ["KDCore"], path: "Tests/_TestSupport"),
-        .testTarget(name: "KDCoreTests", dependencies: ["KDCore", "_TestSupport"], path: "Tests/KDCoreTests"),
+        .testTarget(name: "KDCoreTests", dependencies: ["KDCore", "KDPluginTesting", "_TestSupport"],
+                    path: "Tests/KDCoreTests"),
         .testTarget(name: "KDDatasetsTests", dependencies: ["KDDatasets", "_TestSupport"],
                     path: "Tests/KDDatasetsTests"),
-        .testTarget(name: "ImageGridTests", dependencies: ["ImageGrid", "KDDatasets", "_TestSupport"],
+        .testTarget(name: "KDBenchTests", dependencies: ["KDBench", "_TestSupport"], path: "Tests/KDBenchTests"),
+        .testTarget(name: "KDToolKitTests", dependencies: ["KDToolKit", "_TestSupport"], path: "Tests/KDToolKitTests"),
+        .testTarget(name: "ImageGridTests", dependencies: ["ImageGrid", "KDDatasets", "KDPluginTesting", "_TestSupport"],
                     path: "Tests/ImageGridTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -3,6 +3,7 @@ import ImageGrid
 import KDCore
 import KDDatasets
 import Testing
+import KDPluginTesting
 import _TestSupport
 
 @Suite struct ImageGridPluginTests {

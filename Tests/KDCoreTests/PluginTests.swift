@@ -1,6 +1,7 @@
 import Foundation
 import KDCore
 import Testing
+import KDPluginTesting
 import _TestSupport
 
 private func tempFile(_ name: String) -> String {

@@ -34,7 +34,7 @@ import _TestSupport
         let b = first.comparison.baseline
         #expect(b.rho != nil || b.counts.rhoUndefined == b.counts.inputsUsed)
         #expect(first.comparison.hypotheses.map(\.number) == [1, 2, 3])
-        #expect(first.finalMaps["teacher"]?.count == 6 && first.finalMaps["student"]?.first?.count == 16)
+        #expect(first.finalMaps["teacher"]?.count == 6 && first.finalMaps["student"]?.first?.value.count == 16)
         #expect(first.accuracy["teacher"]! > 0.8, "teacher accuracy \(first.accuracy["teacher"]!)")
         try StudyReport.write(first, to: dir.appendingPathComponent("run"))
         for f in ["study.json", "table5.csv", "per_input.csv", "curves.csv", "results.sqlite"] {

@@ -253,10 +253,10 @@ struct ReadComposite {
         #expect(objects["source"] as? String == "fashion-mnist")
         let objectFiles = try #require(objects["files"] as? [[String: String]])
         #expect(objectFiles.count == 4)
-        for file in objectFiles { #expect(file["sha256"] == SHA256.hex(of: try #require(fixture.written[file["file"]!]))) }
+        for file in objectFiles { #expect(file["sha256"] == FileDigest.sha256Hex(of: try #require(fixture.written[file["file"]!]))) }
         let backgrounds = try #require(manifest["backgrounds"] as? [[String: String]])
         #expect(Set(backgrounds.map { $0["file"]! }) == Set(summary.records.map(\.background)))
-        for file in backgrounds { #expect(file["sha256"] == SHA256.hex(of: try #require(fixture.written[file["file"]!]))) }
+        for file in backgrounds { #expect(file["sha256"] == FileDigest.sha256Hex(of: try #require(fixture.written[file["file"]!]))) }
         let readme = String(decoding: try read.archive.read("CUB_200_2011/README.txt"), as: UTF8.self)
         #expect(readme.hasPrefix("COMPOSITE dataset:") && readme.contains("NOT the Caltech-UCSD"))
     }
@@ -291,7 +291,7 @@ struct ReadComposite {
         let manifest = try ReadComposite(path: fixture.folder + "/b.tgz").manifest
         let files = try #require((manifest["objects"] as? [String: Any])?["files"] as? [[String: String]])
         #expect(files.map { $0["file"]! } == names.map { fixture.folder + "/fashion.tgz:fashion-mnist/" + $0 })
-        #expect(files.map { $0["sha256"]! } == names.map { SHA256.hex(of: fixture.written[fixture.fashion + "/" + $0]!) })
+        #expect(files.map { $0["sha256"]! } == names.map { FileDigest.sha256Hex(of: fixture.written[fixture.fashion + "/" + $0]!) })
     }
 
     @Test func animalSilhouettesAreFilledWithATextureFromAnotherPhoto() throws {
@@ -327,7 +327,7 @@ struct ReadComposite {
         print("composite animal: worst outside mean |Δ| \(figures.outsideMean), shifted crop smallest \(figures.shiftedMean), smallest inside mean |Δ| \(figures.insideMean)")
         #expect((read.manifest["description"] as? String)?.contains("Animal-MNIST silhouettes") == true)
         let files = try #require((read.manifest["objects"] as? [String: Any])?["files"] as? [[String: String]])
-        #expect(files.map { $0["sha256"]! } == [SHA256.hex(of: wheel)])
+        #expect(files.map { $0["sha256"]! } == [FileDigest.sha256Hex(of: wheel)])
         // Both photos are recorded: one as background, the other as texture.
         #expect((read.manifest["backgrounds"] as? [[String: String]])?.count == 2)
     }
@@ -395,7 +395,7 @@ struct ReadComposite {
         // The manifest lists the used PNGs with their sha256.
         let files = try #require((read.manifest["objects"] as? [String: Any])?["files"] as? [[String: String]])
         #expect(files.count == 6)
-        for file in files { #expect(file["sha256"] == SHA256.hex(of: try #require(fixture.written[file["file"]!]))) }
+        for file in files { #expect(file["sha256"] == FileDigest.sha256Hex(of: try #require(fixture.written[file["file"]!]))) }
     }
 
     @Test func errorsNameTheFileAndWhatToDo() throws {
@@ -450,14 +450,14 @@ struct ReadComposite {
     }
 
     @Test func sha256MatchesKnownDigests() {
-        #expect(SHA256.hex(of: []) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(FileDigest.sha256Hex(of: []) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(FileDigest.sha256Hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         // 56 bytes: the padding needs a second block.
-        #expect(SHA256.hex(of: Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(FileDigest.sha256Hex(of: Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         // Exactly one block of data, and 823 bytes (several blocks and a tail); digests from Python's hashlib.
-        #expect(SHA256.hex(of: (0..<64).map { UInt8($0 % 251) }) == "fdeab9acf3710362bd2658cdc9a29e8f9c757fcf9811603a8c447cd1d9151108")
-        #expect(SHA256.hex(of: (0..<768).map { UInt8($0 % 256) } + [UInt8](repeating: 0x78, count: 55))
+        #expect(FileDigest.sha256Hex(of: (0..<64).map { UInt8($0 % 251) }) == "fdeab9acf3710362bd2658cdc9a29e8f9c757fcf9811603a8c447cd1d9151108")
+        #expect(FileDigest.sha256Hex(of: (0..<768).map { UInt8($0 % 256) } + [UInt8](repeating: 0x78, count: 55))
                 == "1d099a857037971bbd4c2e0a22e35939ef393d1831523e67d125d194e77ee949")
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Learns, for every input unit, how much of its information the network discards up to a tap
-/// (SPEC.md §2).
+/// (Method.md §2).
 ///
 /// ```
 /// x' = x + σ ∘ δ,  δ ~ N(0, I),  σ one value per unit
@@ -22,21 +22,36 @@ public final class EntropyEngine: @unchecked Sendable {
     public let tapIndex: Int
     public let tapName: String
     public let settings: EntropySettings
+    /// The first layer run under noise: 0 when noise is added to the network's input, else the layer after
+    /// the one whose output is the analysed input (a token family's word-embedding lookup).
+    public let startIndex: Int
 
     /// ½ log(2πe): the entropy of a unit Gaussian, in nats.
     public static let gaussianEntropyOffset = 0.5 * Foundation.log(2 * Double.pi * M_E)
 
-    public init(model: Model, tap: String, settings: EntropySettings) throws {
+    /// `analysedInput` names the layer whose output receives the noise (nil: the network's input); it must
+    /// lie below the tap.
+    public init(model: Model, tap: String, settings: EntropySettings, analysedInput: String? = nil) throws {
         try settings.validate()
         self.model = model
         self.tapIndex = try model.layerIndex(tap)
         self.tapName = tap
         self.settings = settings
+        if let name = analysedInput {
+            let i = try model.layerIndex(name)
+            guard i < tapIndex else {
+                throw EntropyError.invalidSetting(name: "analysed input", reason: "layer \(name) is not below the tap \(tap)")
+            }
+            startIndex = i + 1
+        } else {
+            startIndex = 0
+        }
     }
 
     /// Reusable per-thread state: the model's execution context and every buffer of a step.
     public final class Workspace {
         let context: LayerContext
+        var input = Tensor(shape: [0])     // (n) the analysed input x
         var noise = Tensor(shape: [0])     // (K, n) δ
         var batch = Tensor(shape: [0])     // (K, n) x'
         var target = Tensor(shape: [0])    // (E) φ(f*)
@@ -84,36 +99,68 @@ public final class EntropyEngine: @unchecked Sendable {
         guard sample.input.shape == model.inputShape else {
             throw EntropyError.shapeMismatch(inputID: sample.id, expected: model.inputShape, found: sample.input.shape)
         }
-        let n = sample.input.count
         let k = s.noiseSamples
         let units = sample.units
         let unitCount = units.unitCount
         var rng = SeededGenerator(seed: s.seed, stream: Self.streamID(sample.id))
+        // Padded samples: layers that mix positions see the real length (of x alone, then of every noisy copy).
+        ws.context.validLengths = sample.length.map { [$0] }
+
+        // The analysed input x: the sample itself, or the output of the layer below `startIndex` (computed
+        // once; the layers below it are not run again).
+        ws.batch.resize([1] + model.inputShape)
+        ws.batch.data.update(from: sample.input.data, count: sample.input.count)
+        if startIndex > 0 {
+            let h = model.body.forward(ws.batch, ws.context, range: 0..<startIndex)
+            ws.input.resize(Array(h.shape.dropFirst()))
+            ws.input.data.update(from: h.data, count: h.count)
+        } else {
+            ws.input.resize(model.inputShape)
+            ws.input.data.update(from: sample.input.data, count: sample.input.count)
+        }
+        let n = ws.input.count
+        let inputShape = ws.input.shape
+        // Each variable of the sample covers `spread` consecutive variables of the analysed input (1 for
+        // raw inputs; the embedding width for token ids).
+        guard units.variableCount > 0, n % units.variableCount == 0 else {
+            throw EntropyError.shapeMismatch(inputID: sample.id, expected: [units.variableCount], found: inputShape)
+        }
+        let spread = n / units.variableCount
+        let unitOf: [Int32] = spread == 1 ? units.unitOf : units.unitOf.flatMap { [Int32](repeating: $0, count: spread) }
+        // Ignored units (padding, [CLS]/[SEP], …) get no noise and no part in the entropy terms.
+        let active = sample.roles.map { $0 != .ignored }
+        let activeCount = active.reduce(0) { $0 + ($1 ? 1 : 0) }
+        guard activeCount > 0 else { throw EntropyError.noAnalysedUnits(inputID: sample.id) }
 
         // f* = f(x), φ(f*)
-        ws.batch.resize([1] + model.inputShape)
-        ws.batch.data.update(from: sample.input.data, count: n)
-        let fstar = model.forward(ws.batch, ws.context, through: tapIndex)
+        ws.batch.resize([1] + inputShape)
+        ws.batch.data.update(from: ws.input.data, count: n)
+        let fstar = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
         let featureCount = fstar.count
         ws.target.resize([featureCount])
         applyPhi(fstar.data, into: ws.target.data, count: featureCount)
+        ws.context.validLengths = sample.length.map { [Int](repeating: $0, count: k) }
 
-        ws.noise.resize([k] + model.inputShape)
-        ws.batch.resize([k] + model.inputShape)
+        ws.noise.resize([k] + inputShape)
+        ws.batch.resize([k] + inputShape)
         if ws.sigmaOfVariable.count != n { ws.sigmaOfVariable = [Float](repeating: 0, count: n) }
 
-        // δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖² (mean over feature elements and over the K samples)
+        // δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖² (mean over feature elements and over the K samples); τ is scaled
+        // by the input's standard deviation when the setting asks for it (Docs/Method.md §2).
+        let x = ws.input.data
+        let tau = s.tauRelativeToInput ? s.tau * Self.standardDeviation(x, count: n) : s.tau
+        guard tau > 0, tau.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
         rng.fillGaussian(ws.noise.data, count: k * n)
-        let x = sample.input.data
         for j in 0..<k {
             let b = ws.batch.data + j * n, d = ws.noise.data + j * n
-            for v in 0..<n { b[v] = x[v] + s.tau * d[v] }
+            for v in 0..<n { b[v] = x[v] + tau * d[v] }
         }
         let sigmaF2 = featureError(ws, featureCount: featureCount, k: k, writeGradient: false, scale: 0)
         guard sigmaF2 > 0, sigmaF2.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
 
         // σ (direct) or s = log σ (log), per unit
-        var param = [Float](repeating: s.parameterization == .direct ? s.initialSigma : Foundation.log(s.initialSigma),
+        let sigma0 = s.tauRelativeToInput ? s.initialSigma * tau / s.tau : s.initialSigma
+        var param = [Float](repeating: s.parameterization == .direct ? sigma0 : Foundation.log(sigma0),
                             count: unitCount)
         var gradSigma = [Float](repeating: 0, count: unitCount)
         var adamM = [Float](repeating: 0, count: unitCount), adamV = [Float](repeating: 0, count: unitCount)
@@ -124,15 +171,15 @@ public final class EntropyEngine: @unchecked Sendable {
         var alphaHistory = [Float](repeating: 0, count: s.steps)
         var alpha = s.alpha
         var maxMeanH = -Double.infinity
-        let rScale: Float = s.reduction == .mean ? 1 / Float(unitCount) : 1
+        let rScale: Float = s.reduction == .mean ? 1 / Float(activeCount) : 1
         let lr = s.effectiveLearningRate
         let offset = Self.gaussianEntropyOffset
-        let unitOf = units.unitOf
 
         for step in 0..<s.steps {
             // σ for this step (clamped in the direct parameterisation) and its entropy
             var sumLogSigma = 0.0
             for u in 0..<unitCount {
+                guard active[u] else { sigmaHistory[step * unitCount + u] = 0; continue }
                 let sigma: Float
                 if s.parameterization == .direct {
                     param[u] = min(max(param[u], s.sigmaMin), s.sigmaMax)
@@ -143,7 +190,7 @@ public final class EntropyEngine: @unchecked Sendable {
                 sigmaHistory[step * unitCount + u] = sigma
                 sumLogSigma += Double(Foundation.log(sigma))
             }
-            let mh = sumLogSigma / Double(unitCount) + offset
+            let mh = sumLogSigma / Double(activeCount) + offset
             meanH[step] = mh
             maxMeanH = max(maxMeanH, mh)
             alphaHistory[step] = alpha
@@ -167,13 +214,13 @@ public final class EntropyEngine: @unchecked Sendable {
             let fl = featureError(ws, featureCount: featureCount, k: k, writeGradient: true,
                                   scale: Float(2 / (Double(k * featureCount) * sigmaF2)))
             let featureLoss = fl / sigmaF2
-            let entropyTerm = Double(rScale) * (sumLogSigma + Double(unitCount) * offset)
+            let entropyTerm = Double(rScale) * (sumLogSigma + Double(activeCount) * offset)
             lossHistory[step] = featureLoss - Double(alpha) * entropyTerm
             featureHistory[step] = featureLoss
             guard lossHistory[step].isFinite else { throw EntropyError.nonFinite(inputID: sample.id, step: step) }
 
             // dLoss/dx' from the tap down, then dLoss/dσ_u = Σ_k Σ_{v∈u} dx'[k,v] δ[k,v]
-            let dx = model.backward(ws.dy, ws.context, from: tapIndex, downTo: 0)
+            let dx = model.backward(ws.dy, ws.context, from: tapIndex, downTo: startIndex)
             gradSigma.withUnsafeMutableBufferPointer { g in
                 for u in 0..<unitCount { g[u] = 0 }
                 unitOf.withUnsafeBufferPointer { uo in
@@ -186,7 +233,7 @@ public final class EntropyEngine: @unchecked Sendable {
 
             // update
             if s.parameterization == .direct {
-                for u in 0..<unitCount {
+                for u in 0..<unitCount where active[u] {
                     let grad = gradSigma[u] - alpha * rScale / param[u]
                     param[u] -= lr * grad
                 }
@@ -194,7 +241,7 @@ public final class EntropyEngine: @unchecked Sendable {
                 let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
                 let t = Float(step + 1)
                 let c1 = 1 - Foundation.pow(b1, t), c2 = 1 - Foundation.pow(b2, t)
-                for u in 0..<unitCount {
+                for u in 0..<unitCount where active[u] {
                     let sigma = sigmaHistory[step * unitCount + u]   // exp(s_u), computed at the top of the step
                     let grad = sigma * gradSigma[u] - alpha * rScale
                     adamM[u] = b1 * adamM[u] + (1 - b1) * grad
@@ -219,8 +266,9 @@ public final class EntropyEngine: @unchecked Sendable {
             }
             reached = best <= p.tolerance
         }
+        // Ignored units carry 0: they have no entropy of their own (their role says so).
         let entropies = (0..<unitCount).map { u in
-            Float(Double(Foundation.log(sigmaHistory[chosen * unitCount + u])) + offset)
+            active[u] ? Float(Double(Foundation.log(sigmaHistory[chosen * unitCount + u])) + offset) : 0
         }
         return EntropyResult(inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
                           finalLoss: lossHistory[chosen], finalFeatureLoss: featureHistory[chosen],
@@ -232,7 +280,7 @@ public final class EntropyEngine: @unchecked Sendable {
     /// Runs `ws.batch` to the tap and returns mean_{k, e} (φ(f) − φ(f*))². When `writeGradient`, also
     /// writes dLoss/df = scale · (φ(f) − φ(f*)) · φ'(f) into `ws.dy`.
     private func featureError(_ ws: Workspace, featureCount e: Int, k: Int, writeGradient: Bool, scale: Float) -> Double {
-        let f = model.forward(ws.batch, ws.context, through: tapIndex)
+        let f = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
         if writeGradient { ws.dy.resize(f.shape) }
         let fp = f.data, tp = ws.target.data, g = ws.dy.data
         let relu = settings.featureTransform == .relu
@@ -258,6 +306,17 @@ public final class EntropyEngine: @unchecked Sendable {
         } else {
             dst.update(from: src, count: count)
         }
+    }
+
+    /// The standard deviation of `count` values (N − 1 denominator), accumulated in Double.
+    static func standardDeviation(_ x: UnsafeMutablePointer<Float>, count n: Int) -> Float {
+        guard n > 1 else { return 0 }
+        var sum = 0.0
+        for i in 0..<n { sum += Double(x[i]) }
+        let mean = sum / Double(n)
+        var ss = 0.0
+        for i in 0..<n { let d = Double(x[i]) - mean; ss += d * d }
+        return Float((ss / Double(n - 1)).squareRoot())
     }
 
     /// Whether the mean loss of the last window differs from the window before by at most `tolerance`

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every setting of the entropy engine (SPEC.md §2). Recorded next to every map it produces.
+/// Every setting of the entropy engine (Method.md §2). Recorded next to every map it produces.
 ///
 /// Defaults follow the authors' code (`direct` parameterisation, K = 96, 80 steps, lr 1e-4, α = 7,
 /// φ = ReLU, R = mean over units, entropy pinning at −2.8 nats), so that numbers are comparable to the
@@ -57,6 +57,9 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     public var sigmaMax: Float = 1
     /// τ of δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖², in normalised input units.
     public var tau: Float = 0.01
+    /// When true, δ_f² uses τ·std(x) (std over the input's analysed elements, N−1 denominator) instead of τ,
+    /// for inputs whose scale is not normalised (point coordinates, token embeddings).
+    public var tauRelativeToInput: Bool = false
     public var featureTransform: FeatureTransform = .relu
     public var reduction: Reduction = .mean
     /// nil disables pinning: the final σ is returned.
@@ -70,7 +73,7 @@ public struct EntropySettings: Codable, Hashable, Sendable {
 
     public init() {}
 
-    /// The `log` parameterisation with Adam (lr 0.01), K = 16, 200 steps: the setting BENCHMARKS.md times.
+    /// The `log` parameterisation with Adam (lr 0.01), K = 16, 200 steps: the setting Benchmarks.md times.
     public static var fast: EntropySettings {
         var s = EntropySettings()
         s.parameterization = .log
@@ -87,7 +90,7 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     /// One line naming every setting, for tables and logs.
     public var summary: String {
         var s = "sigma-param=\(parameterization.rawValue) T=\(steps) K=\(noiseSamples) alpha=\(alpha) lr=\(effectiveLearningRate) "
-        s += "sigma0=\(initialSigma) tau=\(tau) phi=\(featureTransform.rawValue) R=\(reduction.rawValue) "
+        s += "sigma0=\(initialSigma) tau=\(tau)\(tauRelativeToInput ? "*std(x)" : "") phi=\(featureTransform.rawValue) R=\(reduction.rawValue) "
         if let p = pinning { s += "pin=\(p.target)@\(p.checkStep)x\(p.alphaFactor)" } else { s += "pin=off" }
         return s + " seed=\(seed)"
     }
@@ -115,6 +118,8 @@ public enum EntropyError: Error, CustomStringConvertible, Equatable {
     case insensitiveFeature(inputID: String)
     case shapeMismatch(inputID: String, expected: [Int], found: [Int])
     case nonFinite(inputID: String, step: Int)
+    /// Every unit of the input is ignored (padding, special tokens): nothing to analyse.
+    case noAnalysedUnits(inputID: String)
 
     public var description: String {
         switch self {
@@ -124,13 +129,15 @@ public enum EntropyError: Error, CustomStringConvertible, Equatable {
             return "input \(id) cannot be analysed: δ_f² = 0 (the tap's output does not change under small noise; with φ = relu every tap unit may be inactive). It is reported and skipped."
         case let .shapeMismatch(id, e, f):
             return "input \(id) has shape \(f), the model expects \(e)"
+        case let .noAnalysedUnits(id):
+            return "input \(id) has no analysed unit (every unit is ignored: padding or special tokens); it is reported and skipped"
         case let .nonFinite(id, step):
             return "input \(id): the entropy optimisation produced a non-finite value at step \(step); try a smaller learning rate"
         }
     }
 }
 
-/// The engine's output for one input, tap and checkpoint (SPEC.md §2 "Output").
+/// The engine's output for one input, tap and checkpoint (Method.md §2 "Output").
 public struct EntropyResult: Codable, Sendable, Equatable {
     public var inputID: String
     /// H_i = log σ_i + ½ log(2πe), nats, one per unit, of the chosen snapshot.
@@ -150,6 +157,6 @@ public struct EntropyResult: Codable, Sendable, Equatable {
     public var lossFlattened: Bool
     /// Whether pinning was on and the chosen snapshot's mean H is within tolerance of the target.
     public var pinningReached: Bool
-    /// Neither flattened nor reached the target: treat with care (SPEC.md §2 "Convergence").
+    /// Neither flattened nor reached the target: treat with care (Method.md §2 "Convergence").
     public var flagged: Bool { !lossFlattened && !pinningReached }
 }

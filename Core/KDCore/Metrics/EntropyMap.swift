@@ -1,7 +1,7 @@
 // The input of the metrics: entropy maps per analysed input and checkpoint, grouped per network.
 
 /// The entropy engine's result for one input at one checkpoint: H_i in nats for every unit, and
-/// which units are foreground (SPEC.md §1-2).
+/// which units are foreground (Method.md §1-2).
 public struct EntropyMap: Codable, Sendable, Equatable {
     /// The sample's stable identifier (``Sample/id``).
     public var inputID: String
@@ -16,6 +16,17 @@ public struct EntropyMap: Codable, Sendable, Equatable {
         precondition(entropies.count == foreground.count,
                      "\(entropies.count) entropies but \(foreground.count) fg flags for \(inputID)")
         self.inputID = inputID; self.epoch = epoch; self.entropies = entropies; self.foreground = foreground
+    }
+
+    /// Every unit's role, when the map came from a sample with roles (ignored units included). The metrics
+    /// take maps whose ignored units were removed (Study.analysedUnits); `roles` keeps the full picture.
+    public var roles: [UnitRole]? = nil
+
+    /// A map from a sample's roles: foreground = `.foreground`; ignored units stay in the map (and in
+    /// `roles`) until removed for the metrics.
+    public init(inputID: String, epoch: Int, entropies: [Float], roles: [UnitRole]) {
+        self.init(inputID: inputID, epoch: epoch, entropies: entropies, foreground: roles.map { $0 == .foreground })
+        self.roles = roles
     }
 }
 

@@ -15,16 +15,94 @@ public struct PluginOption: Sendable, Equatable {
     }
 }
 
-/// Defaults a plugin offers for its modality (SPEC.md §3: b = 0.2 for images and text, …).
+/// Defaults a plugin offers for its modality (Docs/Method.md §2-3): what `analyze` uses unless an option
+/// or the model family says otherwise. Every value ends up in the recorded settings of a run.
 public struct PluginDefaults: Codable, Sendable, Equatable {
-    /// Knowledge-point threshold b, nats.
+    /// Knowledge-point threshold b, nats (images and text 0.2; point clouds 0.25, PointNet-like 0.5).
     public var threshold: Double
     /// Entropy weight α.
     public var alpha: Float
     /// The model family used when none is named.
     public var family: String
-    public init(threshold: Double, alpha: Float, family: String) {
+    /// τ of δ_f²; relative to the input's spread (τ·std(x)) when `tauRelative`, else in input units.
+    public var tau: Float = 0.01
+    public var tauRelative: Bool = false
+    /// σ₀, and the clamp range of the `direct` parameterisation.
+    public var initialSigma: Float = 0.01
+    public var sigmaMin: Float = 0.001
+    public var sigmaMax: Float = 1
+    /// Noise samples K per step and optimisation steps T.
+    public var noiseSamples: Int = 96
+    public var steps: Int = 80
+    /// The pinning target mean entropy, nats.
+    public var targetEntropy: Double = -2.8
+
+    public init(threshold: Double, alpha: Float, family: String, tau: Float = 0.01, tauRelative: Bool = false,
+                initialSigma: Float = 0.01, sigmaMin: Float = 0.001, sigmaMax: Float = 1,
+                noiseSamples: Int = 96, steps: Int = 80, targetEntropy: Double = -2.8) {
         self.threshold = threshold; self.alpha = alpha; self.family = family
+        self.tau = tau; self.tauRelative = tauRelative; self.initialSigma = initialSigma
+        self.sigmaMin = sigmaMin; self.sigmaMax = sigmaMax; self.noiseSamples = noiseSamples; self.steps = steps
+        self.targetEntropy = targetEntropy
+    }
+
+    /// Entropy settings with this modality's values filled in (the rest keeps `base`).
+    public func entropySettings(_ base: EntropySettings = EntropySettings()) -> EntropySettings {
+        var e = base
+        e.alpha = alpha
+        e.tau = tau
+        e.tauRelativeToInput = tauRelative
+        e.initialSigma = initialSigma
+        e.sigmaMin = sigmaMin
+        e.sigmaMax = sigmaMax
+        e.noiseSamples = noiseSamples
+        e.steps = steps
+        if e.pinning != nil { e.pinning!.target = targetEntropy }
+        return e
+    }
+}
+
+/// What a family builder is asked for: everything that decides a network's shape.
+public struct ModelRequest: Sendable {
+    /// The shape of one (padded) sample, no batch axis.
+    public var inputShape: [Int]
+    /// Classification (output (B, classes)) or span extraction (output (B, T, 2)).
+    public var task: TaskKind
+    /// Channel/width factor: 1 = the family's standard size; students may be smaller.
+    public var width: Double
+    public var seed: UInt64
+    /// Dataset resources a family may need, e.g. "vocabulary-size" for token embeddings.
+    public var resources: [String: String]
+
+    public init(inputShape: [Int], task: TaskKind, width: Double = 1, seed: UInt64 = 1, resources: [String: String] = [:]) {
+        self.inputShape = inputShape; self.task = task; self.width = width; self.seed = seed; self.resources = resources
+    }
+
+    /// The class count of a classification task (span tasks: 2, the start and end logits).
+    public var outputs: Int {
+        if case let .classification(c) = task { return c }
+        return 2
+    }
+}
+
+/// How weights trained elsewhere (a safetensors file, e.g. a PyTorch state dict) become a family's
+/// parameters: a declared name mapping, and where needed a transformation (e.g. separate query, key and
+/// value matrices stacked into one input projection).
+public struct PretrainedMapping: @unchecked Sendable {
+    /// One line saying what the mapping expects ("BERT-base-style names: embeddings.*, encoder.layer.N.*").
+    public let summary: String
+    /// From the file's tensors (by name, file layout) to the model's checkpoint tensors (by name, file
+    /// layout); may drop tensors the model has no use for (a pooler, a masked-LM head) and report them.
+    public let map: (_ tensors: [String: Tensor]) throws -> (mapped: [(String, Tensor)], unused: [String])
+
+    public init(summary: String, map: @escaping (_ tensors: [String: Tensor]) throws -> (mapped: [(String, Tensor)], unused: [String])) {
+        self.summary = summary; self.map = map
+    }
+
+    /// Names as they are: a checkpoint of kd-tool, or a PyTorch state dict of the same architecture. Integer
+    /// tensors (BatchNorm's `num_batches_tracked`) are not read as floats and are reported as unused.
+    public static let identity = PretrainedMapping(summary: "the model's own tensor names (kd-tool checkpoints, PyTorch state dicts of the same architecture)") {
+        (mapped: $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, unused: [])
     }
 }
 
@@ -37,22 +115,42 @@ public struct ModelFamily: @unchecked Sendable {
     /// Family-specific overrides of the plugin's defaults (AlexNet-like: b = 0.25; ResNet-like: α = 6).
     public let threshold: Double?
     public let alpha: Float?
-    /// Builds a freshly initialised network for samples of `inputShape` (no batch axis) and `classes`
-    /// outputs. `width` scales channel counts (1 = the family's standard size; students may be smaller).
-    public let build: (_ inputShape: [Int], _ classes: Int, _ width: Double, _ seed: UInt64) throws -> Model
+    /// The layer whose output is the analysed input (noise is added there), nil for the network's input.
+    /// Token families analyse the output of their word-embedding lookup: the units are token embeddings.
+    public let analysedInput: String?
+    /// How pretrained weights map onto this family's parameters.
+    public let pretrained: PretrainedMapping
+    /// Builds a freshly initialised network.
+    public let make: (ModelRequest) throws -> Model
 
     public init(name: String, summary: String, taps: [String], threshold: Double? = nil, alpha: Float? = nil,
-                build: @escaping (_ inputShape: [Int], _ classes: Int, _ width: Double, _ seed: UInt64) throws -> Model) {
+                analysedInput: String? = nil, pretrained: PretrainedMapping = .identity,
+                make: @escaping (ModelRequest) throws -> Model) {
         self.name = name; self.summary = summary; self.taps = taps
-        self.threshold = threshold; self.alpha = alpha; self.build = build
+        self.threshold = threshold; self.alpha = alpha; self.analysedInput = analysedInput
+        self.pretrained = pretrained; self.make = make
+    }
+
+    /// A classification family built from (input shape, classes, width, seed).
+    public init(name: String, summary: String, taps: [String], threshold: Double? = nil, alpha: Float? = nil,
+                build: @escaping (_ inputShape: [Int], _ classes: Int, _ width: Double, _ seed: UInt64) throws -> Model) {
+        self.init(name: name, summary: summary, taps: taps, threshold: threshold, alpha: alpha) { r in
+            try build(r.inputShape, r.outputs, r.width, r.seed)
+        }
+    }
+
+    /// Builds a freshly initialised classification network for samples of `inputShape`.
+    public func build(_ inputShape: [Int], _ classes: Int, _ width: Double, _ seed: UInt64) throws -> Model {
+        try make(ModelRequest(inputShape: inputShape, task: .classification(classes: classes), width: width, seed: seed))
     }
 }
 
 /// An opened dataset: samples as the engine sees them.
 ///
 /// Rules: `sample` is deterministic (same split and index → same sample), every sample has
-/// `sampleShape`, its unit map covers every variable, its fg labels have one entry per unit and its
-/// label is in `0..<classNames.count`. A bad member throws an error naming the file and member; the
+/// `sampleShape` (padded, with `length` set, when its real size is smaller), its unit map covers every
+/// variable, its roles have one entry per unit (padding is `.ignored`), and its target fits `task` (a
+/// label in `0..<classNames.count`, or a span inside the sample's length). A bad member throws an error naming the file and member; the
 /// caller reports and skips it.
 public protocol DatasetSource: AnyObject {
     /// A human-readable name, e.g. "CUB-200-2011 (crops by box, fg from masks)".
@@ -60,8 +158,12 @@ public protocol DatasetSource: AnyObject {
     /// True for composited data (objects pasted on photographs): every output says so.
     var isComposite: Bool { get }
     var classNames: [String] { get }
-    /// The shape of one sample's input tensor.
+    /// The shape of one sample's input tensor; samples of varying size are padded to it (Sample.length).
     var sampleShape: [Int] { get }
+    /// Classification over `classNames` (the default) or span extraction.
+    var task: TaskKind { get }
+    /// What a family builder may need from the data (e.g. "vocabulary-size").
+    var modelResources: [String: String] { get }
     /// Settings that shaped the samples (grid size, fg rule, normalisation…), recorded with every result.
     var settings: [String: String] { get }
     func count(_ split: Split) -> Int
@@ -73,6 +175,8 @@ public protocol DatasetSource: AnyObject {
 
 extension DatasetSource {
     public var problems: [String] { [] }
+    public var task: TaskKind { .classification(classes: classNames.count) }
+    public var modelResources: [String: String] { [:] }
 }
 
 /// A modality: recognises and reads its archives, turns samples into tensors with units and fg/bg
@@ -92,11 +196,16 @@ public protocol ModalityPlugin: AnyObject {
     var defaults: PluginDefaults { get }
     var families: [ModelFamily] { get }
     var options: [PluginOption] { get }
+    /// A paragraph for `kd-tool plugins` and `kd-tool analyze --help`: the formats read, the options that
+    /// matter most, the taps of its families.
+    var help: String { get }
     func recognise(_ path: String) -> String?
     func open(_ path: String, options: [String: String]) throws -> DatasetSource
 }
 
 extension ModalityPlugin {
+    public var help: String { summary }
+
     /// The family named `name`; an unknown name throws an error that lists the known ones.
     public func family(_ name: String) throws -> ModelFamily {
         guard let f = families.first(where: { $0.name == name }) else {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A teacher–student–baseline study, end to end (ARCHITECTURE.md "How data flows"): train the three
+/// A teacher–student–baseline study, end to end (Architecture.md "How data flows"): train the three
 /// networks with dense checkpoints, analyse a fixed set of inputs at every checkpoint of the student
 /// (distillation stage) and the baseline, and compute the metrics and hypotheses.
 ///
@@ -44,7 +44,12 @@ public final class Study {
         public var inputIDs: [String]
         /// The test-split index of each analysed input.
         public var inputIndices: [Int]
-        public var finalMaps: [String: [[Float]]]
+        /// The final map of every analysed network, by network and input id (inputs whose map failed are
+        /// absent), full length: ignored units carry 0.
+        public var finalMaps: [String: [String: [Float]]]
+        /// The dataset-level H̄ of each network's final maps (the mean of per-input background means over the
+        /// inputs the metrics keep), when the metrics use it; pictures mark knowledge points against it.
+        public var datasetBaselines: [String: Double]
     }
 
     public func run() throws -> Outcome {
@@ -77,11 +82,10 @@ public final class Study {
         guard testData.count >= c.analysedInputs else {
             throw StudyError.tooFewSamples(split: "test", found: testData.count, needed: c.analysedInputs)
         }
-        let classes = data.classNames.count
         let shape = data.sampleShape
         // Check the taps before any training: an unknown tap, or distilling at the last layer (stage 2 would
         // have nothing to train), is an error now, not after the teacher has trained.
-        let probe = try family.build(shape, classes, c.studentWidth, c.seed)
+        let probe = try network(width: c.studentWidth, seed: c.seed)
         _ = try probe.layerIndex(c.tap)
         if try probe.layerIndex(c.effectiveDistillationTap) == probe.layerNames.count - 1 {
             throw StudyError.invalidConfig(["the student cannot be distilled at \(c.effectiveDistillationTap), the network's last layer: stage 2 trains the layers above the distillation layer; distil at an earlier layer (e.g. --distill-at \(family.taps[0])) and analyse \(c.tap)"])
@@ -107,13 +111,23 @@ public final class Study {
             }
         }
         let distillAt = c.effectiveDistillationTap
-        let teacher = try family.build(shape, classes, c.teacherWidth, c.seed &+ 1)
-        try train("teacher", teacher, trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1), .scratch, teacherData,
-                  "(\(family.name) ×\(c.teacherWidth), \(teacherData.count) images, \(c.teacherEpochs) epochs)")
-        let baseline = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)
+        let teacher = try network(width: c.teacherWidth, seed: c.seed &+ 1)
+        switch c.teacherSource {
+        case .scratch:
+            try train("teacher", teacher, trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1), .scratch, teacherData,
+                      "(\(family.name) ×\(c.teacherWidth), \(teacherData.count) samples, \(c.teacherEpochs) epochs)")
+        case let .fineTuned(path):
+            try loadPretrained(teacher, from: path, who: "teacher")
+            try train("teacher", teacher, trainingConfig("teacher", epochs: c.teacherEpochs, seedOffset: 1), .scratch, teacherData,
+                      "fine-tuned from \(path) (\(family.name) ×\(c.teacherWidth), \(teacherData.count) samples, \(c.teacherEpochs) epochs)")
+        case let .trained(path):
+            try loadPretrained(teacher, from: path, who: "teacher")
+            log("teacher: trained weights from \(path), used as they are")
+        }
+        let baseline = try network(width: c.studentWidth, seed: c.seed &+ 2)
         try train("baseline", baseline, trainingConfig("baseline", epochs: c.baselineEpochs, seedOffset: 2), .scratch, studentData,
                   "from scratch (\(studentData.count) images, \(c.baselineEpochs) epochs)")
-        let student = try family.build(shape, classes, c.studentWidth, c.seed &+ 2)   // same w_0 as the baseline
+        let student = try network(width: c.studentWidth, seed: c.seed &+ 2)   // same w_0 as the baseline
         let adapter = try makeAdapter(student: student, teacher: teacher, tap: distillAt)
         try train("student", student,
                   trainingConfig("student", epochs: c.studentEpochs, stage2: c.studentStage2Epochs, seedOffset: 2),
@@ -138,7 +152,7 @@ public final class Study {
         ]
         let settingsHash = Self.hash(c.entropy.summary + " tap=\(c.tap) " + data.settings.sorted { $0.key < $1.key }.description)
         var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
-        var finalMaps: [String: [[Float]]] = [:]
+        var finalMaps: [String: [String: [Float]]] = [:]
         var sets: [String: EntropyMapSet] = [:]
         var trajectories: [String: WeightTrajectory] = [:]
         for net in networks {
@@ -147,12 +161,12 @@ public final class Study {
             var maps: [EntropyMap] = []
             try timed("analyse-\(net.name)") {
                 for epoch in epochs {
-                    let model = try family.build(shape, classes, net.width, c.seed)
+                    let model = try network(width: net.width, seed: c.seed)
                     _ = try Checkpoint.load(into: model, from: Trainer.checkpointURL(in: net.folder, epoch: epoch))
                     let produced = try analyse(model, network: net.name, epoch: epoch, inputs: inputs, store: store,
                                                run: run, settingsHash: settingsHash, failed: &failed, flagged: &flagged)
-                    maps += produced
-                    if epoch == epochs.last { finalMaps[net.name] = produced.map(\.entropies) }
+                    maps += produced.map(Self.analysedUnits)
+                    if epoch == epochs.last { finalMaps[net.name] = Dictionary(uniqueKeysWithValues: produced.map { ($0.inputID, $0.entropies) }) }
                 }
             }
             let usable = Set(inputs.map(\.id)).subtracting(failedInputs)
@@ -166,7 +180,7 @@ public final class Study {
             if let last = epochs.last {
                 let produced = try analyse(teacher, network: "teacher", epoch: last, inputs: inputs, store: store, run: run,
                                            settingsHash: settingsHash, failed: &failed, flagged: &flagged)
-                finalMaps["teacher"] = produced.map(\.entropies)
+                finalMaps["teacher"] = Dictionary(uniqueKeysWithValues: produced.map { ($0.inputID, $0.entropies) })
                 analysedEpochs["teacher"] = [last]
             }
         }
@@ -181,6 +195,18 @@ public final class Study {
             }
             return try EntropyMapSet(network: s.network, maps: maps)
         }
+        // Pictures mark knowledge points against the same H̄ as the metrics.
+        var datasetBaselines: [String: Double] = [:]
+        if c.metrics.baselineEntropy == .datasetLevel {
+            for (net, byInput) in finalMaps {
+                let pairs = inputs.compactMap { s -> ([Float], [Bool])? in
+                    guard common.contains(s.id) || net == "teacher", let h = byInput[s.id] else { return nil }
+                    let m = Self.analysedUnits(EntropyMap(inputID: s.id, epoch: 0, entropies: h, roles: s.roles))
+                    return (m.entropies, m.foreground)
+                }
+                if let b = KnowledgePoints.datasetBaseline(pairs) { datasetBaselines[net] = b }
+            }
+        }
         let comparison = try KnowledgeMetrics.compare(
             student: try restrict(sets["student"]!), studentTrajectory: trajectories["student"],
             baseline: try restrict(sets["baseline"]!), baselineTrajectory: trajectories["baseline"],
@@ -191,7 +217,7 @@ public final class Study {
                        testSamples: testData.count, skippedSamples: skipped, accuracy: accuracy,
                        analysedEpochs: analysedEpochs, failedMaps: failed, flaggedMaps: flagged,
                        comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), inputIndices: inputIndices,
-                       finalMaps: finalMaps)
+                       finalMaps: finalMaps, datasetBaselines: datasetBaselines)
     }
 
     /// Entropy maps of `inputs` for one network and checkpoint: from the store when present, else computed
@@ -205,7 +231,8 @@ public final class Study {
         for s in inputs where try !store.hasMap(key(s)) { todo.append(s) }
         let t0 = Date()
         if !todo.isEmpty {
-            let engine = try EntropyEngine(model: model, tap: config.tap, settings: config.entropy)
+            let engine = try EntropyEngine(model: model, tap: config.tap, settings: config.entropy,
+                                           analysedInput: family.analysedInput)
             let results = engine.analyse(todo)
             var rows: [StoredEntropyMap] = []
             for (s, r) in zip(todo, results) {
@@ -230,15 +257,15 @@ public final class Study {
         var out: [EntropyMap] = []
         for s in inputs {
             if let m = try store.map(key(s)) {
-                out.append(EntropyMap(inputID: s.id, epoch: epoch, entropies: m.entropies, foreground: s.foreground))
+                out.append(EntropyMap(inputID: s.id, epoch: epoch, entropies: m.entropies, roles: s.roles))
             }
         }
         return out
     }
 
-    /// The weight-distance trajectory of SPEC.md §4 for one network, by the configured definition and scope.
+    /// The weight-distance trajectory of Method.md §4 for one network, by the configured definition and scope.
     private func trajectory(network: String, folder: URL, epochs: [Int], width: Double) throws -> WeightTrajectory {
-        let probe = try family.build(data.sampleShape, data.classNames.count, width, config.seed)
+        let probe = try self.network(width: width, seed: config.seed)
         let names = try scopeParameterNames(probe)
         switch config.metrics.weightDistance {
         case .epoch:
@@ -288,6 +315,28 @@ public final class Study {
         }
     }
 
+    /// A freshly initialised network of the study's family for this dataset's task.
+    func network(width: Double, seed: UInt64) throws -> Model {
+        try family.make(ModelRequest(inputShape: data.sampleShape, task: data.task, width: width, seed: seed,
+                                     resources: data.modelResources))
+    }
+
+    /// Loads weights trained elsewhere into `model` through the family's declared name mapping.
+    func loadPretrained(_ model: Model, from path: String, who: String) throws {
+        let report = try PretrainedWeights.load(into: model, from: URL(fileURLWithPath: path), mapping: family.pretrained)
+        log("\(who): \(report.loaded) tensors loaded from \(path) (\(family.pretrained.summary))"
+            + (report.unused.isEmpty ? "" : "; not used: \(report.unused.prefix(8).joined(separator: ", "))\(report.unused.count > 8 ? ", …" : "")"))
+    }
+
+    /// The units the metrics use: ignored units (padding, special tokens) removed from the map, so they take
+    /// no part in H̄, N_fg, N_bg or λ (Docs/Method.md §3).
+    static func analysedUnits(_ m: EntropyMap) -> EntropyMap {
+        guard let roles = m.roles, roles.contains(.ignored) else { return m }
+        var h: [Float] = [], r: [UnitRole] = []
+        for (e, role) in zip(m.entropies, roles) where role != .ignored { h.append(e); r.append(role) }
+        return EntropyMap(inputID: m.inputID, epoch: m.epoch, entropies: h, roles: r)
+    }
+
     /// A linear or 1×1-conv adapter when the student's tap output differs from the teacher's.
     func makeAdapter(student: Model, teacher: Model, tap: String) throws -> Layer? {
         let s = student.outputShape(batch: 1, through: try student.layerIndex(tap))
@@ -322,6 +371,7 @@ public final class Study {
         var dataset: String
         var datasetSettings: [String: String]
         var family, distillationTap: String
+        var teacherSource: NetworkSource
         var teacherWidth, studentWidth, studentDataFraction: Double
         var teacherEpochs, studentEpochs, studentStage2Epochs, baselineEpochs, batchSize: Int
         var optimizer: OptimizerSettings
@@ -333,7 +383,8 @@ public final class Study {
     private func register(_ run: String, in store: ResultsStore) throws {
         let c = config
         let identity = RunIdentity(dataset: data.name, datasetSettings: data.settings, family: c.family,
-                                   distillationTap: c.effectiveDistillationTap, teacherWidth: c.teacherWidth,
+                                   distillationTap: c.effectiveDistillationTap, teacherSource: c.teacherSource,
+                                   teacherWidth: c.teacherWidth,
                                    studentWidth: c.studentWidth, studentDataFraction: c.studentDataFraction,
                                    teacherEpochs: c.teacherEpochs, studentEpochs: c.studentEpochs,
                                    studentStage2Epochs: c.studentStage2Epochs, baselineEpochs: c.baselineEpochs,

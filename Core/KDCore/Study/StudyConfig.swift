@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything that shapes a teacher–student–baseline study (SPEC.md §6 and the analysis settings of
+/// Everything that shapes a teacher–student–baseline study (Method.md §6 and the analysis settings of
 /// §2–5). Recorded in full in every output (`study.json`), so every number says what produced it.
 public struct StudyConfig: Codable, Equatable, Sendable {
     /// Model family (a plugin's family name) used for all three networks.
@@ -14,8 +14,11 @@ public struct StudyConfig: Codable, Equatable, Sendable {
     public var effectiveDistillationTap: String { distillationTap ?? tap }
     /// Channel-width factors: the student (and the baseline, its same architecture) may be smaller.
     public var teacherWidth: Double = 1
+    /// Where the teacher comes from: trained from scratch (the default), fine-tuned from pretrained weights,
+    /// or used as trained elsewhere (Docs/Method.md §6).
+    public var teacherSource: NetworkSource = .scratch
     public var studentWidth: Double = 1
-    /// The teacher is trained longer and on more data (SPEC.md §6).
+    /// The teacher is trained longer and on more data (Method.md §6).
     public var teacherEpochs: Int = 12
     /// Student stage 1 (feature loss at the tap) and stage 2 (cross-entropy above the frozen tap).
     public var studentEpochs: Int = 10
@@ -52,6 +55,24 @@ public struct StudyConfig: Codable, Equatable, Sendable {
         if !p.isEmpty { throw StudyError.invalidConfig(p) }
         try entropy.validate()
         try metrics.validate()
+    }
+}
+
+/// Where a network's weights come from.
+public enum NetworkSource: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// Freshly initialised and trained on the task.
+    case scratch
+    /// Starts from the weights in a safetensors file (through the family's name mapping), then trained.
+    case fineTuned(path: String)
+    /// The weights in a safetensors file, used as they are (no training).
+    case trained(path: String)
+
+    public var description: String {
+        switch self {
+        case .scratch: return "scratch"
+        case let .fineTuned(p): return "fine-tuned from \(p)"
+        case let .trained(p): return "trained weights \(p)"
+        }
     }
 }
 

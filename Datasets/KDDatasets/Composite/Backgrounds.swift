@@ -77,7 +77,7 @@ final class BackgroundPool {
                                           height: max(longest, Int((Double(photo.height) * scale).rounded())))
                 }
                 photos.append(BackgroundPhoto(file: file, image: image))
-                digests.append(SourceDigest(file: file, sha256: SHA256.hex(of: bytes)))
+                digests.append(SourceDigest(file: file, sha256: FileDigest.sha256Hex(of: bytes)))
             } catch {
                 skipped.append("\(file): \(error)")
             }

@@ -1,5 +1,5 @@
 // The composite dataset builder: objects pasted on crops of real photographs, written as a CUB-200-2011
-// archive with exact masks and boxes. DATA.md ("Images") is the specification.
+// archive with exact masks and boxes. Data.md ("Images") is the specification.
 //
 // How to use:
 //
@@ -99,7 +99,7 @@ public enum CompositeBuilder {
         if objectDigests.isEmpty {
             var seen = Set<String>()
             for image in images { if let file = image.objectFile, seen.insert(file).inserted {
-                objectDigests.append(SourceDigest(file: file, sha256: try SHA256.hex(ofFile: file)))
+                objectDigests.append(SourceDigest(file: file, sha256: try FileDigest.sha256Hex(ofFile: file)))
             } }
         }
         let usedPhotos = Set(images.map(\.backgroundPhoto) + images.compactMap(\.texturePhoto))

@@ -2,7 +2,7 @@
 //
 // Each source lists candidates per class (in a fixed order) and turns one into an ``ObjectCutout``:
 // the object cut to the tight box of its mask, premultiplied by its coverage so that resizing never
-// mixes in the colour of what lies outside the mask. Masks follow DATA.md: MNIST-style images use
+// mixes in the colour of what lies outside the mask. Masks follow Data.md: MNIST-style images use
 // pixel > 0 with holes filled (flood fill of the background from the border); clip-art uses
 // alpha ≥ 128.
 import Foundation
@@ -136,7 +136,7 @@ final class FashionMNISTSource: ObjectSource {
             }
         }
         sourceFiles = files
-        sourceDigests = zip(files, bytes).map { SourceDigest(file: $0.0, sha256: SHA256.hex(of: $0.1)) }
+        sourceDigests = zip(files, bytes).map { SourceDigest(file: $0.0, sha256: FileDigest.sha256Hex(of: $0.1)) }
         var images: [IDXArray] = [], byClass: [[[Int]]] = []
         for split in 0..<2 {
             let pixels = try IDX.parse(bytes: bytes[2 * split], name: files[2 * split], expectedRank: 3)
@@ -207,7 +207,7 @@ final class AnimalMNISTSource: ObjectSource {
             throw CompositeError.missingSource(path: path, what: "the Animal-MNIST wheel", hint: hint)
         }
         let wheelBytes = try LocalFile.read(path, limit: 1 << 30)
-        sourceDigests = [SourceDigest(file: path, sha256: SHA256.hex(of: wheelBytes))]
+        sourceDigests = [SourceDigest(file: path, sha256: FileDigest.sha256Hex(of: wheelBytes))]
         let wheel = try ArchiveReader(bytes: wheelBytes, name: path)
         let entries = try wheel.index()
         for member in [AnimalMNISTSource.dataMember, AnimalMNISTSource.labelMember] where entries[member] == nil {

@@ -12,7 +12,7 @@ import Foundation
 import KDCore
 import KDDatasets
 
-/// Object crops of an image collection, with grid units and fg labels (SPEC.md §1, §7).
+/// Object crops of an image collection, with grid units and fg labels (Method.md §1, §7).
 public final class ImageDataset: DatasetSource {
     /// One usable object.
     struct Stored {
@@ -99,6 +99,14 @@ public final class ImageDataset: DatasetSource {
     /// The object mask at the input's resolution, S·S values 0/1, row-major.
     public func mask(_ split: Split, _ index: Int) -> [UInt8] {
         ObjectCrop.unpack(item(split, index).mask.bits, count: options.imageSize * options.imageSize)
+    }
+
+    /// The split and index of the sample with `id`, if it is in this dataset.
+    public func position(of id: String) -> (Split, Int)? {
+        for split in Split.allCases {
+            if let i = stored[split]?.firstIndex(where: { $0.record.id == id }) { return (split, i) }
+        }
+        return nil
     }
 
     /// The fg label of each of the G×G cells (as in the sample).

@@ -1,0 +1,334 @@
+import Foundation
+
+// Training loops shared by every plugin: scratch training, the paper's two-stage feature
+// distillation, and Hinton's soft-target distillation, with per-step weight-path logging,
+// scheduled checkpoints and exact resumption (Method.md §4, §6).
+
+/// Runs training epochs of shuffled mini-batches, logging every step's weight change and writing
+/// checkpoints per the schedule.
+///
+/// Files in a stage's folder:
+/// - `epoch-NNNN.safetensors`: the model after epoch N (0 = initialisation), loadable by ``Checkpoint``;
+/// - `epoch-NNNN.state.safetensors`: the optimiser state (and adapter) at the same point;
+/// - `resume.safetensors`: model and state after the last completed epoch, rewritten every epoch;
+/// - `weight_path.csv` (`epoch,step,parameter,delta_norm`): ‖Δw‖₂ of every trained parameter tensor at
+///   every optimiser step (steps count from 1 within an epoch), the `path` distance of Method.md §4;
+/// - `steps.csv` (`epoch,step,loss,learning_rate`).
+///
+/// Shuffles and dropout masks depend only on the seed and the epoch, so a run resumed from its folder
+/// ends with the same weights, bit for bit, as one that was never interrupted.
+public final class Trainer {
+    public let model: Model
+    public let config: TrainingConfig
+    /// Called after every epoch (on the training thread).
+    public var progress: ((EpochReport) -> Void)?
+    /// Asked after every epoch, once its files are written; returning true ends the run with
+    /// ``TrainingError/stopped(stage:epoch:)`` (e.g. after Ctrl-C). Rerunning with the same settings resumes.
+    public var shouldStop: (() -> Bool)?
+
+    public init(model: Model, config: TrainingConfig) {
+        self.model = model
+        self.config = config
+    }
+
+    /// Trains `model` in `mode` on `data`, resuming from `config.outputFolder` when it holds an
+    /// interrupted run with the same settings.
+    @discardableResult
+    public func run(_ mode: TrainingMode, data: TrainingData) throws -> [StageSummary] {
+        try config.validate()
+        guard data.count > 0 else { throw TrainingError.emptyData }
+        let root = URL(fileURLWithPath: config.outputFolder, isDirectory: true)
+        let last = model.layerNames.count - 1
+        let all = model.namedParameters
+        switch mode {
+        case .scratch:
+            let stage = Stage(name: nil, index: 0, folder: root, epochs: config.epochs, trained: all,
+                              record: ModeRecord(kind: "scratch"), objective: scratchObjective(from: 0))
+            return [try runStage(stage, data: data)]
+
+        case let .hinton(teacher, temperature, beta):
+            guard temperature > 0, beta >= 0, beta <= 1 else {
+                throw TrainingError.invalidConfig(["Hinton KD needs T > 0 and β in [0, 1], got T = \(temperature), β = \(beta)"])
+            }
+            try checkTeacher(teacher, studentShape: model.outputShape(batch: 1), teacherShape: teacher.outputShape(batch: 1))
+            var record = ModeRecord(kind: "hinton")
+            record.teacher = teacher.name
+            record.teacherFingerprint = fingerprint(teacher)
+            record.temperature = Double(temperature)
+            record.beta = Double(beta)
+            let stage = Stage(name: nil, index: 0, folder: root, epochs: config.epochs, trained: all, record: record,
+                              objective: hintonObjective(teacher: teacher, temperature: temperature, beta: beta))
+            return [try runStage(stage, data: data)]
+
+        case let .featureDistillation(teacher, teacherTapName, studentTapName, adapter):
+            let teacherTap = try teacher.layerIndex(teacherTapName)
+            let studentTap = try model.layerIndex(studentTapName)
+            guard studentTap < last else { throw TrainingError.nothingAboveTap(studentTapName) }
+            let studentFeature = model.outputShape(batch: 1, through: studentTap)
+            let adapted = adapter.map { $0.outputShape(for: studentFeature) } ?? studentFeature
+            let teacherFeature = teacher.outputShape(batch: 1, through: teacherTap)
+            try checkTeacher(teacher, studentShape: nil, teacherShape: nil)
+            guard adapted == teacherFeature else {
+                throw TrainingError.tapShapeMismatch(student: Array(adapted.dropFirst()), teacher: Array(teacherFeature.dropFirst()))
+            }
+            var record = ModeRecord(kind: "feature-distillation")
+            record.teacher = teacher.name
+            record.teacherFingerprint = fingerprint(teacher)
+            record.teacherTap = teacherTapName
+            record.studentTap = studentTapName
+            record.adapter = adapter?.kind
+            let adapterParameters = adapter.map { Trainer.namedParameters(of: $0, prefix: "adapter.") } ?? []
+            let lower = model.namedParameters(through: studentTap)
+            let lowerNames = Set(lower.map(\.0))
+            let stage1 = Stage(name: "stage1", index: 1, folder: root.appendingPathComponent("stage1", isDirectory: true),
+                               epochs: config.epochs, trained: lower + adapterParameters, record: record,
+                               objective: featureObjective(teacher: teacher, teacherTap: teacherTap,
+                                                           studentTap: studentTap, adapter: adapter),
+                               adapter: adapter)
+            let first = try runStage(stage1, data: data)
+            let wasFrozen = lower.map { $0.1.frozen }
+            model.setFrozen(true, through: studentTap)
+            defer { for ((_, p), f) in zip(lower, wasFrozen) { p.frozen = f } }
+            let stage2 = Stage(name: "stage2", index: 2, folder: root.appendingPathComponent("stage2", isDirectory: true),
+                               epochs: config.stage2Epochs ?? config.epochs,
+                               trained: all.filter { !lowerNames.contains($0.0) }, record: record,
+                               objective: scratchObjective(from: studentTap + 1))
+            return [first, try runStage(stage2, data: data)]
+        }
+    }
+
+    /// The fraction of `data` that `model` classifies correctly (inference mode, samples in order).
+    public static func evaluate(_ model: Model, on data: TrainingData, batchSize: Int = 256) -> Double {
+        guard data.count > 0 else { return 0 }
+        let context = model.makeContext()
+        context.training = false
+        let x = Tensor(shape: [min(batchSize, data.count)] + model.inputShape)
+        var labels: [Int] = []
+        var correct = 0
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let indices = Array(start..<min(start + batchSize, data.count))
+            x.resize([indices.count] + model.inputShape)
+            labels = [Int](repeating: 0, count: indices.count)
+            data.batch(indices, into: x, labels: &labels)
+            context.validLengths = data.lengths(indices)
+            correct += Loss.correctCount(logits: model.forward(x, context), labels: labels)
+        }
+        return Double(correct) / Double(data.count)
+    }
+
+    // MARK: - Stages and objectives
+
+    /// Runs forward and backward on a batch, leaving gradients in the trained parameters; returns the loss.
+    typealias Objective = (_ x: Tensor, _ labels: [Int]) -> Double
+
+    struct Stage {
+        var name: String?
+        /// 0 single-stage, 1 and 2 the stages of feature distillation (separates their random streams).
+        var index: Int
+        var folder: URL
+        var epochs: Int
+        var trained: [(String, Parameter)]
+        var record: ModeRecord
+        var objective: Objective
+        var adapter: Layer? = nil
+    }
+
+    /// How a run was trained, beyond the config; compared when resuming.
+    struct ModeRecord: Codable, Equatable {
+        var kind: String
+        var teacher: String? = nil
+        /// FNV-1a over the teacher's parameter bits: a resumed run must distil from the same teacher.
+        var teacherFingerprint: String? = nil
+        var teacherTap: String? = nil
+        var studentTap: String? = nil
+        var adapter: String? = nil
+        var temperature: Double? = nil
+        var beta: Double? = nil
+    }
+
+    /// The model's root context, created on first use and reused by every step (its buffers stay warm).
+    lazy var context: LayerContext = model.makeContext()
+    /// Real lengths of the current batch's padded samples (nil: none padded); objectives hand them to
+    /// every network they run (teacher, adapter) through ``LayerContext/validLengths``.
+    private var batchLengths: [Int]? = nil
+    private let gradient = Tensor(shape: [0])
+
+    /// Cross-entropy, training layers `from...` (layers below run in inference mode and get no gradient).
+    private func scratchObjective(from first: Int) -> Objective {
+        { [unowned self] x, labels in
+            let c = context
+            var h = x
+            if first > 0 {
+                c.training = false
+                h = model.body.forward(x, c, range: 0..<first)
+            }
+            c.training = true
+            let y = model.body.forward(h, c, range: first..<model.layerNames.count)
+            let loss = Loss.crossEntropy(logits: y, labels: labels, gradient: gradient)
+            c.parameterGradients = true
+            c.inputGradient = false
+            _ = model.backward(gradient, c, downTo: first)
+            return loss
+        }
+    }
+
+    private func hintonObjective(teacher: Model, temperature: Float, beta: Float) -> Objective {
+        let teacherContext = teacher.makeContext()
+        teacherContext.training = false
+        return { [unowned self] x, labels in
+            let c = context
+            teacherContext.validLengths = batchLengths
+            c.training = true
+            let y = model.forward(x, c)
+            let t = teacher.forward(x, teacherContext)
+            let loss = Loss.hinton(student: y, teacher: t, labels: labels, temperature: temperature, beta: beta,
+                                   gradient: gradient)
+            c.parameterGradients = true
+            c.inputGradient = false
+            _ = model.backward(gradient, c)
+            return loss
+        }
+    }
+
+    private func featureObjective(teacher: Model, teacherTap: Int, studentTap: Int, adapter: Layer?) -> Objective {
+        let teacherContext = teacher.makeContext()
+        teacherContext.training = false
+        let adapterContext = adapter?.makeContext()
+        return { [unowned self] x, _ in
+            let c = context
+            teacherContext.validLengths = batchLengths
+            c.training = true
+            let feature = model.forward(x, c, through: studentTap)
+            var student = feature
+            if let adapter, let ac = adapterContext {
+                setTraining(ac, true)
+                student = adapter.forward(feature, ac)
+            }
+            let target = teacher.forward(x, teacherContext, through: teacherTap)
+            let loss = Loss.meanSquaredError(student, target, gradient: gradient)
+            var g = gradient
+            if let adapter, let ac = adapterContext {
+                ac.parameterGradients = true
+                ac.inputGradient = true
+                g = adapter.backward(gradient, ac)
+            }
+            c.parameterGradients = true
+            c.inputGradient = false
+            _ = model.backward(g, c, from: studentTap)
+            return loss
+        }
+    }
+
+    private func checkTeacher(_ teacher: Model, studentShape: [Int]?, teacherShape: [Int]?) throws {
+        guard teacher.inputShape == model.inputShape else {
+            throw TrainingError.incompatibleTeacher("it takes inputs of shape \(teacher.inputShape), the student \(model.inputShape)")
+        }
+        if let s = studentShape, let t = teacherShape, s != t {
+            throw TrainingError.incompatibleTeacher("its output has shape \(Array(t.dropFirst())), the student's \(Array(s.dropFirst()))")
+        }
+    }
+
+    // MARK: - The epoch loop
+
+    private func runStage(_ stage: Stage, data: TrainingData) throws -> StageSummary {
+        let optimizer = config.optimizer.make()
+        let start = try prepare(stage, optimizer: optimizer)
+        var summary = StageSummary(stage: stage.name, folder: stage.folder, resumedAfter: start, epochs: stage.epochs)
+        guard start < stage.epochs else { return summary }
+
+        let batchSize = config.batchSize, n = data.count
+        let classes = model.outputShape(batch: 1).last ?? 1
+        let stepsPerEpoch = (n + batchSize - 1) / batchSize
+        let x = Tensor(shape: [min(batchSize, n)] + model.inputShape)
+        var labels: [Int] = []
+        var order = Array(0..<n)
+        let trained = stage.trained
+
+        for epoch in (start + 1)...stage.epochs {
+            let began = Date()
+            for i in 0..<n { order[i] = i }   // each epoch's order depends on (seed, epoch) only
+            shuffle(&order, seed: config.seed, stream: UInt64(stage.index) << 32 | UInt64(epoch))
+            reseed(context, epoch: epoch, stage: stage.index, counter: 0)
+            var pathLog = "", stepLog = ""
+            var lossSum = 0.0
+            var lr: Float = 0
+            for step in 0..<stepsPerEpoch {
+                let indices = Array(order[(step * batchSize)..<min((step + 1) * batchSize, n)])
+                x.resize([indices.count] + model.inputShape)
+                if labels.count != indices.count { labels = [Int](repeating: 0, count: indices.count) }
+                data.batch(indices, into: x, labels: &labels)
+                batchLengths = data.lengths(indices)
+                context.validLengths = batchLengths
+                for (k, label) in labels.enumerated() where label < 0 || label >= classes {
+                    throw TrainingError.labelOutOfRange(sample: indices[k], label: label, classes: classes)
+                }
+                for (_, p) in trained { p.grad.zero() }
+                let loss = stage.objective(x, labels)
+                guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step + 1, loss: loss) }
+                lr = config.learningRate.learningRate(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch,
+                                                      totalEpochs: stage.epochs)
+                let norms = optimizer.step(trained, learningRate: lr)
+                lossSum += loss
+                stepLog += "\(epoch),\(step + 1),\(loss),\(lr)\n"
+                for (k, (name, _)) in trained.enumerated() { pathLog += "\(epoch),\(step + 1),\(name),\(norms[k])\n" }
+            }
+            let meanLoss = lossSum / Double(stepsPerEpoch)
+            try appendLogs(stage, weightPath: pathLog, steps: stepLog)
+            let writes = config.checkpoints.writes(after: epoch, total: stage.epochs)
+            try saveEpoch(stage, epoch: epoch, optimizer: optimizer, meanLoss: meanLoss, checkpoint: writes)
+            summary.finalLoss = meanLoss
+            progress?(EpochReport(stage: stage.name, epoch: epoch, epochs: stage.epochs, meanLoss: meanLoss,
+                                  seconds: Date().timeIntervalSince(began), learningRate: lr, checkpointWritten: writes))
+            if shouldStop?() == true { throw TrainingError.stopped(stage: stage.name, epoch: epoch) }
+        }
+        return summary
+    }
+
+    /// Fisher–Yates with the project's generator, so the order is the same on every platform and
+    /// Swift version (the standard library's shuffle algorithm is not guaranteed stable).
+    private func shuffle(_ order: inout [Int], seed: UInt64, stream: UInt64) {
+        var g = SeededGenerator(seed: seed, stream: stream)
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(g.next() % UInt64(i + 1)))
+        }
+    }
+
+    /// Gives every context in the tree its own dropout stream for this epoch.
+    @discardableResult
+    private func reseed(_ c: LayerContext, epoch: Int, stage: Int, counter: Int) -> Int {
+        c.generator = SeededGenerator(seed: config.seed ^ 0xD20F_A5E7_0B1C_3A49,
+                                      stream: UInt64(stage) << 56 | UInt64(epoch) << 24 | UInt64(counter))
+        var next = counter + 1
+        for child in c.children { next = reseed(child, epoch: epoch, stage: stage, counter: next) }
+        return next
+    }
+
+    private func setTraining(_ c: LayerContext, _ training: Bool) {
+        c.training = training
+        c.children.forEach { setTraining($0, training) }
+    }
+
+    /// Parameters of a stand-alone layer (an adapter) with dotted names.
+    static func namedParameters(of layer: Layer, prefix: String) -> [(String, Parameter)] {
+        var out = layer.parameters.map { (prefix + $0.name, $0) }
+        for (n, child) in layer.children { out += namedParameters(of: child, prefix: prefix + n + ".") }
+        return out
+    }
+
+    static func namedBuffers(of layer: Layer, prefix: String) -> [(String, Tensor)] {
+        var out = layer.buffers.map { (prefix + $0.0, $0.1) }
+        for (n, child) in layer.children { out += namedBuffers(of: child, prefix: prefix + n + ".") }
+        return out
+    }
+
+    /// FNV-1a (64-bit) over the bit patterns of every parameter and buffer, as hex.
+    func fingerprint(_ m: Model) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for t in m.namedParameters.map(\.1.value) + m.namedBuffers.map(\.1) {
+            for i in 0..<t.count {
+                h = (h ^ UInt64(t.data[i].bitPattern)) &* 0x0000_0100_0000_01B3
+            }
+        }
+        return String(h, radix: 16)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import KDCore
+
+/// Times the whole σ optimisation of an entropy workload (Benchmarks.md e1–e3).
+public enum EntropyBenchmark {
+    public struct Result: Sendable {
+        public var workload: BenchmarkWorkload
+        /// Wall seconds per sample with every core busy (one sample per core, rounds timed as a whole).
+        public var secondsPerSample: Double
+        /// Useful GFLOP/s: Benchmarks.md's useful FLOP per sample over seconds per sample.
+        public var usefulGFLOPs: Double
+        public var roundSeconds: [Double]
+        public var steps: Int
+        public var threads: Int
+    }
+
+    /// Runs one warm-up round (3 steps) and `repeats` timed rounds of `threads` samples in parallel, each
+    /// with K = 16 and `steps` σ steps (200 = the standard workload).
+    public static func run(_ w: BenchmarkWorkload, repeats: Int = 5, steps: Int = 200,
+                           threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                           progress: ((Int, Double) -> Void)? = nil) throws -> Result {
+        precondition(w != .t1, "t1 is a training workload")
+        let (model, tap, makeSample) = Workloads.entropyWorkload(w)
+        var settings = EntropySettings.fast
+        settings.noiseSamples = 16
+        settings.pinning = nil
+        settings.steps = 3
+        let warm = try EntropyEngine(model: model, tap: tap, settings: settings)
+        _ = warm.analyse((0..<threads).map(makeSample), threads: threads)
+        settings.steps = steps
+        let engine = try EntropyEngine(model: model, tap: tap, settings: settings)
+        var rounds: [Double] = []
+        for r in 0..<repeats {
+            let samples = (0..<threads).map { makeSample(100 + r * threads + $0) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let out = engine.analyse(samples, threads: threads)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            for o in out { _ = try o.get() }
+            rounds.append(dt)
+            progress?(r + 1, dt)
+        }
+        let perSample = GEMMBenchmark.median(rounds) / Double(threads)
+        let useful = w.usefulGFLOPPerStep * Double(steps) / perSample
+        return Result(workload: w, secondsPerSample: perSample, usefulGFLOPs: useful, roundSeconds: rounds,
+                      steps: steps, threads: threads)
+    }
+}
