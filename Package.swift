@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // kd-tool: quantifying the knowledge in a DNN to explain knowledge distillation.
-// Layout (see ../shared/docs/ARCHITECTURE.md): Core/ Plugins/ Datasets/ Tests/ Tools/ Docs/.
+// Layout (see Docs/Architecture.md): Core/ Plugins/ Datasets/ Tests/ Tools/ Docs/.
 import PackageDescription
 
 // Hot loops must be optimised even in debug test builds, or numeric tests crawl.

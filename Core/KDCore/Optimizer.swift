@@ -9,7 +9,7 @@ import Foundation
 /// Rules every optimiser follows:
 /// - Frozen parameters are skipped: their value and state do not change and their Δ is 0.
 /// - `step` returns ‖Δw‖₂ for each parameter, in the order given, measured on the stored Float32
-///   values (new − old), which is what SPEC.md §4's `path` weight distance sums.
+///   values (new − old), which is what Method.md §4's `path` weight distance sums.
 /// - State is created lazily on a parameter's first unfrozen step, so it is sparse.
 public protocol Optimizer: AnyObject {
     /// Applies one update and returns ‖w_after − w_before‖₂ per parameter tensor.
@@ -49,7 +49,7 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
 /// w = w − lr · d
 /// ```
 /// With μ = 0 no buffer is kept and the update is `w − lr · d`. The paper's setting is μ = 0.9,
-/// wd = 1e-4 (SPEC.md §6).
+/// wd = 1e-4 (Method.md §6).
 public final class SGD: Optimizer {
     public let momentum: Float
     public let weightDecay: Float
@@ -256,7 +256,7 @@ public enum OptimizerSettings: Codable, Equatable, Sendable {
     case sgd(momentum: Double, weightDecay: Double, nesterov: Bool)
     case adam(beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double)
 
-    /// The paper's optimiser (SPEC.md §6): SGD, momentum 0.9, weight decay 1e-4.
+    /// The paper's optimiser (Method.md §6): SGD, momentum 0.9, weight decay 1e-4.
     public static let paper = OptimizerSettings.sgd(momentum: 0.9, weightDecay: 1e-4, nesterov: false)
 
     /// A fresh optimiser with these settings (no state).

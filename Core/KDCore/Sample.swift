@@ -1,6 +1,6 @@
 // Samples and unit maps: the modality-independent view of one analysed input.
 
-/// Assigns every variable of one input sample to exactly one input unit (SPEC.md §1): a grid cell of
+/// Assigns every variable of one input sample to exactly one input unit (Method.md §1): a grid cell of
 /// an image, a point of a cloud, a token of a text. One generic mechanism for all modalities.
 public struct UnitMap: Sendable, Equatable {
     /// `unitOf[v]` is the unit of input variable `v` (row-major over the sample's shape).
@@ -54,7 +54,7 @@ public struct Sample: @unchecked Sendable {
     public var id: String
     public var input: Tensor
     public var units: UnitMap
-    /// `foreground[u]` for each unit u (SPEC.md §1).
+    /// `foreground[u]` for each unit u (Method.md §1).
     public var foreground: [Bool]
     public var label: Int
 

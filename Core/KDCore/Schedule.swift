@@ -76,7 +76,7 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
 
 /// The epochs after which a checkpoint is written.
 ///
-/// Epoch 0 (the initialisation, w₀ in SPEC.md §4) and the final epoch (M in SPEC.md §5, and where a
+/// Epoch 0 (the initialisation, w₀ in Method.md §4) and the final epoch (M in Method.md §5, and where a
 /// resumed run ends) are always written, whatever the schedule says.
 public enum CheckpointSchedule: Codable, Equatable, Sendable {
     /// Every epoch up to and including `upTo`, then every epoch that is a multiple of `thenEvery`.
@@ -84,7 +84,7 @@ public enum CheckpointSchedule: Codable, Equatable, Sendable {
     /// Exactly these epochs (plus 0 and the final one).
     case explicit([Int])
 
-    /// The authors' schedule: every epoch up to 10, then every 5th (SPEC.md §6).
+    /// The authors' schedule: every epoch up to 10, then every 5th (Method.md §6).
     public static let paper = CheckpointSchedule.dense(upTo: 10, thenEvery: 5)
 
     /// Whether a checkpoint is written after `epoch` of a run of `total` epochs.

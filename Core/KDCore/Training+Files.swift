@@ -187,7 +187,7 @@ extension Trainer {
     // MARK: - Reading the weight path
 
     /// Σ of the logged per-step ‖Δw‖₂ by epoch and parameter, from a stage folder's `weight_path.csv`:
-    /// the `path` weight distance of SPEC.md §4 for each epoch (divide by ‖w₀‖ and sum over epochs).
+    /// the `path` weight distance of Method.md §4 for each epoch (divide by ‖w₀‖ and sum over epochs).
     public static func pathLengths(in folder: URL) throws -> [Int: [String: Double]] {
         let url = folder.appendingPathComponent("weight_path.csv")
         let text: String

@@ -2,7 +2,7 @@ import Foundation
 
 // Training loops shared by every plugin: scratch training, the paper's two-stage feature
 // distillation, and Hinton's soft-target distillation, with per-step weight-path logging,
-// scheduled checkpoints and exact resumption (SPEC.md §4, §6).
+// scheduled checkpoints and exact resumption (Method.md §4, §6).
 
 /// Runs training epochs of shuffled mini-batches, logging every step's weight change and writing
 /// checkpoints per the schedule.
@@ -12,7 +12,7 @@ import Foundation
 /// - `epoch-NNNN.state.safetensors`: the optimiser state (and adapter) at the same point;
 /// - `resume.safetensors`: model and state after the last completed epoch, rewritten every epoch;
 /// - `weight_path.csv` (`epoch,step,parameter,delta_norm`): ‖Δw‖₂ of every trained parameter tensor at
-///   every optimiser step (steps count from 1 within an epoch), the `path` distance of SPEC.md §4;
+///   every optimiser step (steps count from 1 within an epoch), the `path` distance of Method.md §4;
 /// - `steps.csv` (`epoch,step,loss,learning_rate`).
 ///
 /// Shuffles and dropout masks depend only on the seed and the epoch, so a run resumed from its folder

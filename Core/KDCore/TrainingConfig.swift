@@ -14,7 +14,7 @@ public protocol TrainingData {
 
 /// Everything that decides a training run's result, recorded as JSON in every checkpoint's metadata.
 ///
-/// Defaults are the paper's (SPEC.md §6): SGD with momentum 0.9 and weight decay 1e-4, batch 64, and
+/// Defaults are the paper's (Method.md §6): SGD with momentum 0.9 and weight decay 1e-4, batch 64, and
 /// checkpoints after every epoch up to 10, then every 5th.
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs: Int
@@ -69,7 +69,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 public enum TrainingMode {
     /// Cross-entropy on the whole network.
     case scratch
-    /// The paper's protocol (SPEC.md §6). Stage 1 trains the student's layers up to `studentTap` (and the
+    /// The paper's protocol (Method.md §6). Stage 1 trains the student's layers up to `studentTap` (and the
     /// adapter) with the mean squared error between adapter(f_S(x)) (or f_S(x)) and the teacher's
     /// `teacherTap` output, the teacher in inference mode; stage 2 freezes those layers (also in inference
     /// mode, so BatchNorm statistics stay put) and trains the layers above with cross-entropy.

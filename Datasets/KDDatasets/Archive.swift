@@ -17,7 +17,7 @@
 // Out-of-order fetches reopen the archive (cheap for tar and zip, a re-decompression for tar.gz).
 // A reader is not thread-safe: use one per thread.
 //
-// Limits (see DATA.md, "Reading untrusted archives"): member and total decompressed sizes and the
+// Limits (see Data.md, "Reading untrusted archives"): member and total decompressed sizes and the
 // entry count are capped; member paths with `..` or a leading `/` are refused; links are listed as
 // links and reading them is an error; truncated or damaged data is an `ArchiveError.corrupt` naming
 // the member.

@@ -15,7 +15,7 @@ public enum CNNFamilies {
     }
 
     /// AlexNet-like: five convs (5×5, 5×5, 3×3 ×3) with three max-pools, then three FC layers.
-    /// b = 0.25 (SPEC.md §3). Taps: the last conv's ReLU output, fc1, fc2, fc3.
+    /// b = 0.25 (Method.md §3). Taps: the last conv's ReLU output, fc1, fc2, fc3.
     public static var alexNet: ModelFamily {
         ModelFamily(name: "alexnet-s", summary: "AlexNet-like, 5 conv + 3 FC, widths 24–64 × width",
                     taps: ["fc1", "relu5", "fc2", "fc3"], threshold: 0.25) { shape, classes, width, seed in
@@ -69,7 +69,7 @@ public enum CNNFamilies {
     }
 
     /// ResNet-18-like (four stages of two basic blocks, widths 16–128 × width) plus the paper's two extra
-    /// conv layers and two extra FC layers before the classifier. α = 6 (SPEC.md §2).
+    /// conv layers and two extra FC layers before the classifier. α = 6 (Method.md §2).
     /// Taps: the last extra conv's ReLU ("relu_extra2"), fc1, fc2, fc3.
     public static var resNet: ModelFamily {
         ModelFamily(name: "resnet18-s", summary: "ResNet-18-like + 2 extra conv + 2 extra FC, widths 16–128 × width",

@@ -209,7 +209,7 @@ private func setFromFileLayout(_ p: Parameter, _ values: [Float]) {
         expectClose(sd, Double(wBound) / 3.0.squareRoot(), tol: 0.1 * Double(wBound), "weight sd")
     }
 
-    /// Throughput of the benchmark e1 convolutions (BENCHMARKS.md): forward + input gradient, K = 16
+    /// Throughput of the benchmark e1 convolutions (Benchmarks.md): forward + input gradient, K = 16
     /// images of 64×64, median of `KD_CONV_REPEATS` runs for each workspace size in `KD_CONV_WORKSPACE_MB`
     /// (comma-separated). Run by hand, optimised:
     /// `KD_CONV_THROUGHPUT=1 swift test -c release --filter Conv2DTests/throughput`

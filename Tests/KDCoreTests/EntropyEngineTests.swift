@@ -63,7 +63,7 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
         #expect(order(maps[1]) == [1, 3, 0, 4, 2], "log: \(maps[1].entropies)")
     }
 
-    /// SPEC.md §8: multiplying layer L's weights and bias by 4 and layer L+1's weights by ¼ leaves a ReLU
+    /// Method.md §8: multiplying layer L's weights and bias by 4 and layer L+1's weights by ¼ leaves a ReLU
     /// network's function unchanged; with the same noise seed the entropy maps at L and above must not change.
     @Test func entropyMapsAreInvariantUnderCoherentRescaling() throws {
         func mlp() -> Model {

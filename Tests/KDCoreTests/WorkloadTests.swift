@@ -1,7 +1,7 @@
 import KDCore
 import Testing
 
-/// The benchmark workloads must be exactly those of BENCHMARKS.md: their forward MACs up to the tap match
+/// The benchmark workloads must be exactly those of Benchmarks.md: their forward MACs up to the tap match
 /// the table (158.7 M, 112.8 M, 27.3 M), and the useful FLOP per step is 2 (forward + input gradient) ×
 /// 2 FLOP/MAC × K = 16 × MACs.
 @Suite struct WorkloadTests {

@@ -5,7 +5,7 @@ import KDCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run one of the fixed benchmark workloads of BENCHMARKS.md and print its figures in a stable form.",
+        abstract: "Run one of the fixed benchmark workloads of Benchmarks.md and print its figures in a stable form.",
         discussion: """
         gemm: square sgemm throughput on all cores (the yardstick). e1, e2, e3: the entropy step's whole σ \
         optimisation for the image, point and token workloads, in seconds per sample and useful GFLOP/s. \

@@ -9,7 +9,7 @@ extension WeightDistanceDefinition: ExpressibleByArgument {}
 extension WeightScope: ExpressibleByArgument {}
 extension EmptyUnionConvention: ExpressibleByArgument {}
 
-/// Every setting of a study (SPEC.md §2–6), shared by `analyze` and `quickstart`. Unset options keep the
+/// Every setting of a study (Method.md §2–6), shared by `analyze` and `quickstart`. Unset options keep the
 /// command's defaults; every value used is printed with the results and stored in study.json.
 struct StudyOptions: ParsableArguments {
     // MARK: networks and training
@@ -29,7 +29,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Checkpoint spacing after the dense part.") var checkpointEvery: Int?
     @Option(help: "Seed of initialisation, shuffling and subsets.") var seed: UInt64?
 
-    // MARK: entropy engine (SPEC.md §2)
+    // MARK: entropy engine (Method.md §2)
     @Option(help: "Number of analysed test inputs, taken class by class in turn so every class appears.") var inputs: Int?
     @Option(help: "σ parameterisation: direct (authors' code: SGD, clamp) or log (Adam on log σ).") var sigmaParam: EntropySettings.Parameterization?
     @Option(help: "σ optimisation steps T.") var steps: Int?
@@ -43,7 +43,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Step at which α is raised ×1.5 if the target was not yet exceeded (authors: 59).") var pinStep: Int?
     @Flag(help: "Turn entropy pinning off (the final σ is returned).") var noPinning = false
 
-    // MARK: metrics (SPEC.md §3–5)
+    // MARK: metrics (Method.md §3–5)
     @Option(help: "Knowledge-point threshold b in nats (default: the plugin's or family's).") var threshold: Double?
     @Option(help: "H̄: per-input or dataset-level (authors' code).") var baselineEntropy: BaselineEntropy?
     @Option(help: "Weight distance: epoch (paper) or path (authors' code, logged steps).") var weightDistance: WeightDistanceDefinition?

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything kd-tool needs on a fresh Debian machine (root, or sudo available): the C libraries it
-# links, and the Debian data packages of ../shared/docs/DATA.md used by the built-in default dataset.
+# links, and the Debian data packages of Docs/Data.md used by the built-in default dataset.
 # Safe to run again: packages already present are skipped.
 set -euo pipefail
 packages=(

@@ -1,12 +1,12 @@
 import Foundation
 
-/// Times the whole σ optimisation of an entropy workload (BENCHMARKS.md e1–e3).
+/// Times the whole σ optimisation of an entropy workload (Benchmarks.md e1–e3).
 public enum EntropyBenchmark {
     public struct Result: Sendable {
         public var workload: BenchmarkWorkload
         /// Wall seconds per sample with every core busy (one sample per core, rounds timed as a whole).
         public var secondsPerSample: Double
-        /// Useful GFLOP/s: BENCHMARKS.md's useful FLOP per sample over seconds per sample.
+        /// Useful GFLOP/s: Benchmarks.md's useful FLOP per sample over seconds per sample.
         public var usefulGFLOPs: Double
         public var roundSeconds: [Double]
         public var steps: Int

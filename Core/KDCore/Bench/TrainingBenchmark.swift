@@ -1,12 +1,12 @@
 import Foundation
 
-/// BENCHMARKS.md t1: one epoch of SGD (lr 0.01, momentum 0.9, batch 64) of `vgg-s` over 1024 random
+/// Benchmarks.md t1: one epoch of SGD (lr 0.01, momentum 0.9, batch 64) of `vgg-s` over 1024 random
 /// 3×64×64 images with 10 classes and cross-entropy.
 public enum TrainingBenchmark {
     public struct Result: Sendable {
         public var samplesPerSecond: Double
         /// Forward + backward (weights and inputs of every layer but the first) FLOP per epoch over time,
-        /// counted as 969.6 GFLOP per epoch in BENCHMARKS.md.
+        /// counted as 969.6 GFLOP per epoch in Benchmarks.md.
         public var gflops: Double
         public var epochSeconds: [Double]
     }

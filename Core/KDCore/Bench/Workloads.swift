@@ -1,10 +1,10 @@
 import Foundation
 
-/// The fixed workloads of BENCHMARKS.md, so speed can be compared with any other framework.
+/// The fixed workloads of Benchmarks.md, so speed can be compared with any other framework.
 public enum BenchmarkWorkload: String, CaseIterable, Sendable {
     case e1, e2, e3, t1
 
-    /// Useful GFLOP per σ step as BENCHMARKS.md counts it (K = 16, forward + input gradient, up to the tap).
+    /// Useful GFLOP per σ step as Benchmarks.md counts it (K = 16, forward + input gradient, up to the tap).
     public var usefulGFLOPPerStep: Double {
         switch self {
         case .e1: return 10.16
@@ -110,7 +110,7 @@ public enum Workloads {
 }
 
 /// Analytic multiply–accumulate counts of a model's forward pass (matrix products only; elementwise work,
-/// pooling and normalisation are not counted, as BENCHMARKS.md counts them).
+/// pooling and normalisation are not counted, as Benchmarks.md counts them).
 public enum MACCount {
     /// Forward MACs for one input (batch 1) through layer `through` (inclusive).
     public static func forward(_ model: Model, through: Int? = nil) -> Int {

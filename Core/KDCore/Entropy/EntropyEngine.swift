@@ -1,7 +1,7 @@
 import Foundation
 
 /// Learns, for every input unit, how much of its information the network discards up to a tap
-/// (SPEC.md §2).
+/// (Method.md §2).
 ///
 /// ```
 /// x' = x + σ ∘ δ,  δ ~ N(0, I),  σ one value per unit

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every setting of the entropy engine (SPEC.md §2). Recorded next to every map it produces.
+/// Every setting of the entropy engine (Method.md §2). Recorded next to every map it produces.
 ///
 /// Defaults follow the authors' code (`direct` parameterisation, K = 96, 80 steps, lr 1e-4, α = 7,
 /// φ = ReLU, R = mean over units, entropy pinning at −2.8 nats), so that numbers are comparable to the
@@ -70,7 +70,7 @@ public struct EntropySettings: Codable, Hashable, Sendable {
 
     public init() {}
 
-    /// The `log` parameterisation with Adam (lr 0.01), K = 16, 200 steps: the setting BENCHMARKS.md times.
+    /// The `log` parameterisation with Adam (lr 0.01), K = 16, 200 steps: the setting Benchmarks.md times.
     public static var fast: EntropySettings {
         var s = EntropySettings()
         s.parameterization = .log
@@ -130,7 +130,7 @@ public enum EntropyError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The engine's output for one input, tap and checkpoint (SPEC.md §2 "Output").
+/// The engine's output for one input, tap and checkpoint (Method.md §2 "Output").
 public struct EntropyResult: Codable, Sendable, Equatable {
     public var inputID: String
     /// H_i = log σ_i + ½ log(2πe), nats, one per unit, of the chosen snapshot.
@@ -150,6 +150,6 @@ public struct EntropyResult: Codable, Sendable, Equatable {
     public var lossFlattened: Bool
     /// Whether pinning was on and the chosen snapshot's mean H is within tolerance of the target.
     public var pinningReached: Bool
-    /// Neither flattened nor reached the target: treat with care (SPEC.md §2 "Convergence").
+    /// Neither flattened nor reached the target: treat with care (Method.md §2 "Convergence").
     public var flagged: Bool { !lossFlattened && !pinningReached }
 }

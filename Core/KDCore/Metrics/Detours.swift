@@ -1,4 +1,4 @@
-// Detours (SPEC.md §5, Hypothesis 3): how much of what a network ever learned on the foreground it
+// Detours (Method.md §5, Hypothesis 3): how much of what a network ever learned on the foreground it
 // still holds at the end.
 
 /// ρ(x) = |S_M(x)| / |∪_j S_j(x)| for one input.

@@ -1,7 +1,7 @@
 // The input of the metrics: entropy maps per analysed input and checkpoint, grouped per network.
 
 /// The entropy engine's result for one input at one checkpoint: H_i in nats for every unit, and
-/// which units are foreground (SPEC.md §1-2).
+/// which units are foreground (Method.md §1-2).
 public struct EntropyMap: Codable, Sendable, Equatable {
     /// The sample's stable identifier (``Sample/id``).
     public var inputID: String

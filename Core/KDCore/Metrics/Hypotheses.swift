@@ -30,7 +30,7 @@ public struct MetricComparison: Codable, Sendable, Equatable {
 
 /// One hypothesis with its comparisons.
 public struct HypothesisResult: Codable, Sendable, Equatable {
-    /// 1, 2 or 3 (SPEC.md §3-5).
+    /// 1, 2 or 3 (Method.md §3-5).
     public var number: Int
     public var statement: String
     public var comparisons: [MetricComparison]

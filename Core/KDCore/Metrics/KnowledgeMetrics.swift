@@ -1,4 +1,4 @@
-// From entropy maps (and weight trajectories) to the reports of SPEC.md §3-5.
+// From entropy maps (and weight trajectories) to the reports of Method.md §3-5.
 
 /// Computes ``MetricsReport``s from ``EntropyMapSet``s.
 ///

@@ -1,4 +1,4 @@
-// Knowledge points (SPEC.md §3): the units whose information the network discards less than the
+// Knowledge points (Method.md §3): the units whose information the network discards less than the
 // background's, by a margin b.
 
 /// Knowledge points of one entropy map, and the region means they are measured against.

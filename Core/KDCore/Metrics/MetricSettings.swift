@@ -1,7 +1,7 @@
-// Settings of the metrics of SPEC.md §3-5: every choice the paper and the authors' code make
+// Settings of the metrics of Method.md §3-5: every choice the paper and the authors' code make
 // differently is an explicit option, and the settings travel inside every report.
 
-/// How the baseline entropy H̄ that defines knowledge points is obtained (SPEC.md §3, `baseline-entropy`).
+/// How the baseline entropy H̄ that defines knowledge points is obtained (Method.md §3, `baseline-entropy`).
 public enum BaselineEntropy: String, Codable, Sendable, CaseIterable {
     /// H̄(x) = the mean entropy of x's own background units at the checkpoint (the paper).
     /// An input without background units has no H̄: it is counted and excluded.
@@ -12,7 +12,7 @@ public enum BaselineEntropy: String, Codable, Sendable, CaseIterable {
     case datasetLevel = "dataset-level"
 }
 
-/// What ρ does with an input whose union of foreground knowledge points is empty (SPEC.md §5).
+/// What ρ does with an input whose union of foreground knowledge points is empty (Method.md §5).
 public enum EmptyUnionConvention: String, Codable, Sendable, CaseIterable {
     /// 0/0 is undefined: the input is counted and left out of ρ's mean (the default).
     case undefined
@@ -20,7 +20,7 @@ public enum EmptyUnionConvention: String, Codable, Sendable, CaseIterable {
     case zero
 }
 
-/// How the weight distance of SPEC.md §4 is measured (`weight-distance`).
+/// How the weight distance of Method.md §4 is measured (`weight-distance`).
 public enum WeightDistanceDefinition: String, Codable, Sendable, CaseIterable {
     /// Σ_{k=1..m} ||w_k − w_{k−1}|| / ||w_0|| between consecutive *analysed* checkpoints (the paper).
     case epoch
@@ -37,7 +37,7 @@ public enum WeightScope: String, Codable, Sendable, CaseIterable {
     case upToTap = "up-to-tap"
 }
 
-/// The optional effective-input filter of the authors' code (SPEC.md §3).
+/// The optional effective-input filter of the authors' code (Method.md §3).
 ///
 /// An input is kept only if, at every analysed checkpoint k with `fromEpoch ≤ k ≤ M`, the mean entropy
 /// of its background units exceeds the mean entropy of its foreground units (strictly). An input with no
@@ -130,7 +130,7 @@ public struct MetricSettings: Codable, Sendable, Equatable {
     }
 }
 
-/// The default thresholds b of SPEC.md §3, in nats. A plugin picks its family's value.
+/// The default thresholds b of Method.md §3, in nats. A plugin picks its family's value.
 public enum KnowledgePointThreshold {
     /// Image CNNs (VGG-, ResNet-like) and text encoders.
     public static let imagesAndText = 0.2

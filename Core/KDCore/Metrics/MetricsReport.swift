@@ -1,6 +1,6 @@
 // Everything the metrics computed for one network, with every count and the settings, ready for JSON.
 
-/// The metrics of SPEC.md §3-5 for one network at one tap.
+/// The metrics of Method.md §3-5 for one network at one tap.
 ///
 /// N_fg, N_bg and λ describe the final checkpoint M; D and ρ describe the whole sequence of analysed
 /// checkpoints up to M. Means run over the ``Counts/inputsUsed`` inputs only; every input left out is

@@ -40,7 +40,7 @@ public enum Uncertainty {
         return s / Double(xs.count)
     }
 
-    /// Var = (1/n) Σ (x − x̄)², the population variance (SPEC.md §4's D_var).
+    /// Var = (1/n) Σ (x − x̄)², the population variance (Method.md §4's D_var).
     public static func populationVariance(_ xs: [Double]) -> Double {
         let m = mean(xs)
         var s = 0.0

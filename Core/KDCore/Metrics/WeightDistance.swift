@@ -1,4 +1,4 @@
-// Learning simultaneously or sequentially (SPEC.md §4, Hypothesis 2): how far the weights travelled
+// Learning simultaneously or sequentially (Method.md §4, Hypothesis 2): how far the weights travelled
 // before an input's foreground knowledge peaked.
 
 /// The distance the weights travelled from the initialisation to each checkpoint, normalised by ||w_0||.
@@ -120,7 +120,7 @@ public struct WeightTrajectory: Codable, Sendable, Equatable {
     }
 }
 
-/// m̂_x of SPEC.md §4.
+/// m̂_x of Method.md §4.
 public enum LearningPace {
     /// The index of the first maximum of `foregroundCounts` (N_fg per analysed checkpoint, in epoch order):
     /// m̂_x is the first checkpoint at which x's foreground knowledge peaks, so later ties do not move it.

@@ -15,7 +15,7 @@ public struct PluginOption: Sendable, Equatable {
     }
 }
 
-/// Defaults a plugin offers for its modality (SPEC.md §3: b = 0.2 for images and text, …).
+/// Defaults a plugin offers for its modality (Method.md §3: b = 0.2 for images and text, …).
 public struct PluginDefaults: Codable, Sendable, Equatable {
     /// Knowledge-point threshold b, nats.
     public var threshold: Double

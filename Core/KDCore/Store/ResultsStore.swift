@@ -21,14 +21,14 @@ public struct EntropyMapKey: Hashable, Codable, Sendable {
     }
 }
 
-/// One stored result of the entropy engine (SPEC.md §2): the map and how it was obtained.
+/// One stored result of the entropy engine (Method.md §2): the map and how it was obtained.
 public struct StoredEntropyMap: Sendable, Equatable {
     public var key: EntropyMapKey
     /// H_i in nats, one per unit; stored as Float32 little-endian, so it reads back bit for bit.
     public var entropies: [Float]
     /// The fg flags of the units, when known (needed by the metrics).
     public var foreground: [Bool]?
-    /// σ_f² (δ_f² of SPEC.md §2): the feature's mean squared change under noise of scale τ.
+    /// σ_f² (δ_f² of Method.md §2): the feature's mean squared change under noise of scale τ.
     public var featureVariance: Double
     public var finalLoss: Double
     /// The α of the returned snapshot (after entropy pinning raised it, if it did).

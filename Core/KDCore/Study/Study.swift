@@ -1,6 +1,6 @@
 import Foundation
 
-/// A teacher–student–baseline study, end to end (ARCHITECTURE.md "How data flows"): train the three
+/// A teacher–student–baseline study, end to end (Architecture.md "How data flows"): train the three
 /// networks with dense checkpoints, analyse a fixed set of inputs at every checkpoint of the student
 /// (distillation stage) and the baseline, and compute the metrics and hypotheses.
 ///
@@ -236,7 +236,7 @@ public final class Study {
         return out
     }
 
-    /// The weight-distance trajectory of SPEC.md §4 for one network, by the configured definition and scope.
+    /// The weight-distance trajectory of Method.md §4 for one network, by the configured definition and scope.
     private func trajectory(network: String, folder: URL, epochs: [Int], width: Double) throws -> WeightTrajectory {
         let probe = try family.build(data.sampleShape, data.classNames.count, width, config.seed)
         let names = try scopeParameterNames(probe)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything that shapes a teacher–student–baseline study (SPEC.md §6 and the analysis settings of
+/// Everything that shapes a teacher–student–baseline study (Method.md §6 and the analysis settings of
 /// §2–5). Recorded in full in every output (`study.json`), so every number says what produced it.
 public struct StudyConfig: Codable, Equatable, Sendable {
     /// Model family (a plugin's family name) used for all three networks.
@@ -15,7 +15,7 @@ public struct StudyConfig: Codable, Equatable, Sendable {
     /// Channel-width factors: the student (and the baseline, its same architecture) may be smaller.
     public var teacherWidth: Double = 1
     public var studentWidth: Double = 1
-    /// The teacher is trained longer and on more data (SPEC.md §6).
+    /// The teacher is trained longer and on more data (Method.md §6).
     public var teacherEpochs: Int = 12
     /// Student stage 1 (feature loss at the tap) and stage 2 (cross-entropy above the frozen tap).
     public var studentEpochs: Int = 10

@@ -84,7 +84,7 @@ public enum StudyReport {
         out += String(format: "Test accuracy (%d images): T %.1f %%, S %.1f %%, B %.1f %%\n", o.testSamples,
                       100 * (o.accuracy["teacher"] ?? .nan), 100 * (o.accuracy["student"] ?? .nan), 100 * (o.accuracy["baseline"] ?? .nan))
         if let t = o.accuracy["teacher"], let b = o.accuracy["baseline"], t <= b {
-            out += "WARNING: the teacher does not beat the baseline on held-out accuracy: the comparison is void (SPEC.md §6).\n"
+            out += "WARNING: the teacher does not beat the baseline on held-out accuracy: the comparison is void (Method.md §6).\n"
         }
         for r in [o.comparison.student, o.comparison.baseline] {
             let c = r.counts

@@ -1,5 +1,5 @@
 // The composite dataset builder: objects pasted on crops of real photographs, written as a CUB-200-2011
-// archive with exact masks and boxes. DATA.md ("Images") is the specification.
+// archive with exact masks and boxes. Data.md ("Images") is the specification.
 //
 // How to use:
 //

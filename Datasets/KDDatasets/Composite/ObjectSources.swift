@@ -2,7 +2,7 @@
 //
 // Each source lists candidates per class (in a fixed order) and turns one into an ``ObjectCutout``:
 // the object cut to the tight box of its mask, premultiplied by its coverage so that resizing never
-// mixes in the colour of what lies outside the mask. Masks follow DATA.md: MNIST-style images use
+// mixes in the colour of what lies outside the mask. Masks follow Data.md: MNIST-style images use
 // pixel > 0 with holes filled (flood fill of the background from the border); clip-art uses
 // alpha ≥ 128.
 import Foundation

@@ -5,7 +5,7 @@
 //     map_det.txt (n02084071 <id> dog) or words.txt (n02084071<TAB>dog, domestic dog, …), optional
 //
 // One record per <object>. ImageNet boxes are 0-based and inclusive: xmin…xmax becomes x0 = xmin,
-// x1 = xmax + 1. Crop 1.5× the box and fg = inside the box (SPEC.md §7: the paper had no masks for
+// x1 = xmax + 1. Crop 1.5× the box and fg = inside the box (Method.md §7: the paper had no masks for
 // ILSVRC). Classes are the synset ids found, sorted, named through map_det.txt or words.txt when the
 // archive has one; `classes` accepts names or synset ids. train → train, val → test.
 import Foundation

@@ -12,7 +12,7 @@ import Foundation
 import KDCore
 import KDDatasets
 
-/// Object crops of an image collection, with grid units and fg labels (SPEC.md §1, §7).
+/// Object crops of an image collection, with grid units and fg labels (Method.md §1, §7).
 public final class ImageDataset: DatasetSource {
     /// One usable object.
     struct Stored {

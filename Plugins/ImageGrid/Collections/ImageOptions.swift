@@ -11,7 +11,7 @@ import Foundation
 import KDCore
 import KDDatasets
 
-/// How a grid cell is labelled foreground (SPEC.md §1).
+/// How a grid cell is labelled foreground (Method.md §1).
 public enum ForegroundRule: String, Codable, CaseIterable, Sendable {
     /// A cell is fg when at least half of its pixels (at the network's resolution S×S) are inside the
     /// object mask, or inside the box where only boxes exist. The paper's definition; the default.

@@ -9,7 +9,7 @@
 //
 // One record per <object> of one of the 20 classes, `difficult` ones left out unless
 // `includeDifficult`. VOC boxes are 1-based and inclusive: xmin…xmax becomes x0 = xmin − 1,
-// x1 = xmax. Crop 1.2× the box (SPEC.md §7); fg from the object's segment where the image has a
+// x1 = xmax. Crop 1.2× the box (Method.md §7); fg from the object's segment where the image has a
 // SegmentationObject PNG (void is never fg), else the box.
 import Foundation
 import KDCore
