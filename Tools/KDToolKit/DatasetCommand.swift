@@ -9,8 +9,8 @@ struct DatasetCommand: ParsableCommand {
         abstract: "Build a derived dataset that kd-tool's plugins read like the originals.",
         discussion: """
         The builders come from the registered plugins (`kd-tool dataset` with no NAME lists them with their \
-        options). Every builder's output says what it is and what it is not (a composite, injected \
-        background), and the same options give the same file.
+        options). Every builder's output says what it is and what it is not (which of its parts are synthetic), \
+        and the same options give the same file.
         """)
 
     @Argument(help: "The builder to run; omit it to list the builders and their options.") var name: String?

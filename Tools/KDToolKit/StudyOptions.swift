@@ -15,7 +15,7 @@ struct StudyOptions: ParsableArguments {
     // MARK: networks and training
     @Option(help: "Model family (see `kd-tool plugins`).") var family: String?
     @Option(help: "The analysed layer, also where the student is distilled (default: the family's first tap; see `kd-tool plugins`).") var tap: String?
-    @Option(help: "Distil the student at this layer instead of the analysed tap (e.g. analyse fc3, distil at fc1).") var distillAt: String?
+    @Option(help: "Distil the student at this layer instead of the analysed tap (to analyse a layer above the distilled one).") var distillAt: String?
     @Option(help: "Channel-width factor of the teacher.") var teacherWidth: Double?
     @Option(help: "Channel-width factor of the student and baseline (smaller than the teacher's gives a Table-2 style student; an adapter is added where the tap shapes differ).") var studentWidth: Double?
     @Option(help: "Teacher epochs (the teacher trains longer and on all training data).") var teacherEpochs: Int?

@@ -11,13 +11,14 @@ import KDCore
 /// ```
 /// Class 0 squares sit in the left half, class 1 in the right half. Units: a 4×4 grid of 2×2 cells;
 /// a cell is foreground when at least half its pixels are in the square.
-final class SyntheticSquaresPlugin: ModalityPlugin {
-    let name = "synthetic-squares"
-    let summary = "Bright squares on a textured field (test-only plugin)."
-    let defaults = PluginDefaults(threshold: 0.2, alpha: 1, family: "tiny-mlp")
-    let options = [PluginOption("grid", default: "4", help: "cells per side")]
+public final class SyntheticSquaresPlugin: ModalityPlugin {
+    public init() {}
+    public let name = "synthetic-squares"
+    public let summary = "Bright squares on a textured field (test-only plugin)."
+    public let defaults = PluginDefaults(threshold: 0.2, alpha: 1, family: "tiny-mlp")
+    public let options = [PluginOption("grid", default: "4", help: "cells per side")]
 
-    var families: [ModelFamily] {
+    public var families: [ModelFamily] {
         [ModelFamily(name: "tiny-mlp", summary: "flatten → fc1 → relu → fc2", taps: ["relu1", "fc2"]) { shape, classes, width, seed in
             var g = SeededGenerator(seed: seed)
             let n = shape.reduce(1, *), hidden = max(4, Int(16 * width))
@@ -28,7 +29,7 @@ final class SyntheticSquaresPlugin: ModalityPlugin {
         }]
     }
 
-    func recognise(_ path: String) -> String? {
+    public func recognise(_ path: String) -> String? {
         guard let h = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? h.close() }
         let head = (try? h.read(upToCount: 9)) ?? Data()
@@ -37,7 +38,7 @@ final class SyntheticSquaresPlugin: ModalityPlugin {
 
     struct Bad: Error, CustomStringConvertible { let description: String }
 
-    func open(_ path: String, options given: [String: String]) throws -> DatasetSource {
+    public func open(_ path: String, options given: [String: String]) throws -> DatasetSource {
         let options = try resolveOptions(given)
         guard let grid = Int(options["grid"]!), grid >= 1 else {
             throw PluginError.badOption("grid", plugin: name, value: options["grid"]!, expected: "a positive integer")
@@ -95,7 +96,7 @@ final class SyntheticSquaresPlugin: ModalityPlugin {
     }
 
     /// Writes a synthetic-squares file with `perSplit` samples in each split.
-    static func write(to path: String, perSplit: Int, size: Int = 8, seed: UInt64 = 1) throws {
+    public static func write(to path: String, perSplit: Int, size: Int = 8, seed: UInt64 = 1) throws {
         var g = SeededGenerator(seed: seed)
         var text = "KDSYNTH 1\nsize \(size)\n"
         for split in Split.allCases {
