@@ -36,11 +36,18 @@ public struct ArchiveLimits: Sendable, Equatable {
     /// Most entries in one archive. 4 million is ten times the entry count of the largest supported
     /// dataset (ILSVRC DET, ~400k images).
     public var maxEntries: Int
+    /// Largest sum of member bytes that the code reading one archive keeps in memory at once
+    /// (metadata members, masks waiting for their image). The per-member cap does not bound the
+    /// sum: a hundred members of 512 MiB each would. 2 GiB is forty times the largest metadata any
+    /// supported dataset holds (Fashion-MNIST's four files, 55 MB decompressed).
+    public var maxHeldBytes: Int
 
-    public init(maxMemberBytes: Int = 512 << 20, maxTotalBytes: Int = 256 << 30, maxEntries: Int = 4_000_000) {
+    public init(maxMemberBytes: Int = 512 << 20, maxTotalBytes: Int = 256 << 30, maxEntries: Int = 4_000_000,
+                maxHeldBytes: Int = 2 << 30) {
         self.maxMemberBytes = maxMemberBytes
         self.maxTotalBytes = maxTotalBytes
         self.maxEntries = maxEntries
+        self.maxHeldBytes = maxHeldBytes
     }
 }
 
@@ -149,6 +156,30 @@ public final class ArchiveReader {
         guard try stream.next() != nil else { return format }
         let inner = try stream.readPrefix(FormatSniffer.prefixLength)
         return format.withTar(FormatSniffer.isTarHeader(inner))
+    }
+
+    // MARK: Diagnosis
+
+    /// Why the file at `path` is not a readable archive, or nil when it is one that reads to its
+    /// end: a missing or special file, an empty or truncated file, content of another kind, a
+    /// damaged header or member, a gzip member whose CRC-32 or length is wrong. Reads the whole
+    /// archive (each member's data is decompressed and skipped), so call it once a file was not
+    /// recognised, to tell the user what is wrong with it rather than that nothing recognises it.
+    public static func diagnose(path: String, limits: ArchiveLimits = ArchiveLimits()) -> ArchiveError? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .unreadable(archive: path, reason: String(cString: strerror(errno))) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return nil }   // folders are read by name, not as archives
+        do {
+            let reader = try ArchiveReader(path: path, limits: limits)
+            try reader.forEachEntry { member in
+                if member.entry.isFile, member.entry.size == nil { _ = try member.read() }   // raw streams: read to check
+            }
+            return nil
+        } catch let error as ArchiveError {
+            return error
+        } catch {
+            return .unreadable(archive: path, reason: String(describing: error))
+        }
     }
 
     // MARK: Listing and streaming

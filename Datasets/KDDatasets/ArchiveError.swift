@@ -4,6 +4,8 @@
 // `LocalFile` call; `description` is a complete sentence for the user naming the archive, the member
 // and what to do. Nested archives are named "outer.deb:data.tar.xz".
 
+import KDCore
+
 /// A refusal to read (or write) an archive, naming the archive, the member and the reason.
 public enum ArchiveError: Error, Equatable, CustomStringConvertible {
     /// The file itself cannot be opened or read (missing, permissions, I/O error).
@@ -17,6 +19,9 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
     case memberTooLarge(archive: String, member: String, size: Int, limit: Int)
     /// The members' total decompressed size is over ``ArchiveLimits/maxTotalBytes``.
     case archiveTooLarge(archive: String, limit: Int)
+    /// The members kept in memory at once from one archive (`what`) add up to more than
+    /// ``ArchiveLimits/maxHeldBytes``.
+    case tooMuchHeld(archive: String, what: String, limit: Int)
     /// The archive holds more entries than ``ArchiveLimits/maxEntries``.
     case tooManyEntries(archive: String, limit: Int)
     /// A member path with a `..` component or a leading `/`.
@@ -33,12 +38,12 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreadable(archive, reason):
-            return "\(archive): cannot read the file: \(reason). Check the path and its permissions."
+            return "\(archive): cannot read the file: \(clause(reason)). Check the path and its permissions."
         case let .notAnArchive(archive, found):
             return "\(archive): expected a tar, zip, ar (.deb) archive or a gzip/xz/bzip2/zstd stream, found \(found). "
                 + "The format is read from the content, not the extension: check that this is the file you downloaded."
         case let .corrupt(archive, member, reason):
-            return "\(archive): \(member): \(reason). The archive is truncated or damaged; "
+            return "\(archive): \(member): \(clause(reason)). The archive is truncated or damaged; "
                 + "the download may be incomplete: re-download it."
         case let .memberTooLarge(archive, member, size, limit):
             return "\(archive): member \(member) decompresses to \(size) bytes or more, over the limit of \(limit) bytes. "
@@ -46,6 +51,9 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
         case let .archiveTooLarge(archive, limit):
             return "\(archive): the members decompress to more than \(limit) bytes in total. "
                 + "If the archive is genuine, raise ArchiveLimits.maxTotalBytes."
+        case let .tooMuchHeld(archive, what, limit):
+            return "\(archive): the \(what) to keep in memory add up to more than \(limit) bytes; "
+                + "no supported dataset needs that much. If the archive is genuine, raise ArchiveLimits.maxHeldBytes."
         case let .tooManyEntries(archive, limit):
             return "\(archive): more than \(limit) entries. If the archive is genuine, raise ArchiveLimits.maxEntries."
         case let .unsafePath(archive, member):
@@ -60,7 +68,10 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
             return "\(archive): no member named \"\(member)\" among its \(count) entries. "
                 + "Is this the right archive, and was it unpacked and re-packed with a different top folder?"
         case let .writeFailed(archive, reason):
-            return "\(archive): cannot write the archive: \(reason)."
+            return "\(archive): cannot write the archive: \(clause(reason))."
         }
     }
 }
+
+/// `text` without trailing full stops, to be embedded in a sentence that adds its own.
+func clause(_ text: String) -> String { FileNumbers.clause(text) }

@@ -116,7 +116,8 @@ enum FormatSniffer {
         func starts(_ magic: [UInt8]) -> Bool { prefix.count >= magic.count && Array(prefix.prefix(magic.count)) == magic }
         if prefix.isEmpty { return "an empty file" }
         if starts([0xFF, 0xD8, 0xFF]) { return "a JPEG image" }
-        if starts([0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "a PNG image" }
+        if starts([0x89, 0x50, 0x4E, 0x47]) { return "a PNG image with a damaged signature" }
         if starts([0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]) { return "a 7-Zip archive (not supported: repack it as .tar.gz or .zip)" }
         if starts(Array("Rar!".utf8)) { return "a RAR archive (not supported: repack it as .tar.gz or .zip)" }
         if starts(Array("%PDF".utf8)) { return "a PDF document" }

@@ -1,6 +1,7 @@
 // One open libarchive read stream: headers in order, the current member's data, limits enforced.
 // Internal; `ArchiveReader` is the API.
 import _CArchive
+import _CImageCodecs
 import Foundation
 
 final class ArchiveStream {
@@ -9,6 +10,8 @@ final class ArchiveStream {
     private let archive: OpaquePointer
     private let source: ArchiveSource   // retained: a memory stream reads from its block
     private let streamMemberName: String
+    /// For gzip sources: the decompressor that feeds libarchive and checks each member's trailer.
+    private let inflater: GunzipSource?
     /// Index of the entry whose header was read last (-1 before the first).
     private(set) var ordinal = -1
     private(set) var current: ArchiveEntry?
@@ -26,7 +29,13 @@ final class ArchiveStream {
     init(source: ArchiveSource, format: ArchiveFormat, name: String, limits: ArchiveLimits,
          streamMemberName: String) throws {
         guard let a = archive_read_new() else { throw ArchiveError.unreadable(archive: name, reason: "out of memory") }
+        // gzip is inflated by zlib, which checks every member's CRC-32 and length (libarchive's gzip
+        // filter does not); libarchive then reads the plain tar or raw stream from it.
+        var inflater: GunzipSource? = nil
+        if case .gzip = format { inflater = GunzipSource(source: source, name: name) }
         switch format {
+        case .gzip(let tar) where inflater != nil:
+            if tar { archive_read_support_format_tar(a) } else { archive_read_support_format_raw(a) }
         case .tar: archive_read_support_format_tar(a)
         case .zip: archive_read_support_format_zip_seekable(a)
         case .ar: archive_read_support_format_ar(a)
@@ -45,13 +54,14 @@ final class ArchiveStream {
             throw ArchiveError.unreadable(archive: name, reason: reason)
         }
         let status: Int32 = ArchiveLocale.run {
+            if let inflater { return inflater.open(a) }
             switch source {
             case .file(let path): return archive_read_open_filename(a, path, 1 << 16)
             case .memory(let block): return archive_read_open_memory(a, block.base, block.count)
             }
         }
         if status != ARCHIVE_OK {
-            let reason = ArchiveStream.message(a)
+            let reason = inflater?.failure ?? ArchiveStream.message(a)
             archive_read_free(a)
             let what: String
             if case .zip = format { what = "the zip directory (a zip is read from its end: a truncated zip has none)" }
@@ -63,9 +73,14 @@ final class ArchiveStream {
         self.name = name
         self.limits = limits
         self.streamMemberName = streamMemberName
+        self.inflater = inflater
     }
 
     deinit { archive_read_free(archive) }
+
+    /// The decompressor's reason when it failed (libarchive only knows that its read failed), else
+    /// libarchive's.
+    private var reason: String { inflater?.failure ?? ArchiveStream.message(archive) }
 
     private static func message(_ a: OpaquePointer) -> String {
         archive_error_string(a).map { String(cString: $0) } ?? "unknown libarchive error"
@@ -89,15 +104,22 @@ final class ArchiveStream {
             // Skip the unread data explicitly, so that a truncation inside it names this member.
             currentConsumed = true
             if archive_read_data_skip(archive) != ARCHIVE_OK {
-                throw ArchiveError.corrupt(archive: name, member: entry.path, reason: ArchiveStream.message(archive))
+                throw ArchiveError.corrupt(archive: name, member: entry.path, reason: reason)
             }
         }
         var pointer: OpaquePointer?
         let status = archive_read_next_header(archive, &pointer)
-        if status == ARCHIVE_EOF { current = nil; currentConsumed = true; return nil }
+        if status == ARCHIVE_EOF {
+            // A tar ends at its end-of-archive blocks, before the gzip trailer: read the rest of
+            // the stream so that the last member's CRC-32 and length are checked too.
+            if let inflater, !inflater.drain() {
+                throw ArchiveError.corrupt(archive: name, member: "the end of the archive", reason: reason)
+            }
+            current = nil; currentConsumed = true; return nil
+        }
         let charsetWarning = status == ARCHIVE_WARN && ArchiveStream.message(archive).contains("cannot be converted")
         guard status == ARCHIVE_OK || charsetWarning, let e = pointer else {
-            throw ArchiveError.corrupt(archive: name, member: position, reason: ArchiveStream.message(archive))
+            throw ArchiveError.corrupt(archive: name, member: position, reason: reason)
         }
         ordinal += 1
         if ordinal >= limits.maxEntries { throw ArchiveError.tooManyEntries(archive: name, limit: limits.maxEntries) }
@@ -226,7 +248,7 @@ final class ArchiveStream {
     }
 
     private func dataError(_ entry: ArchiveEntry) -> ArchiveError {
-        .corrupt(archive: name, member: entry.path, reason: ArchiveStream.message(archive))
+        .corrupt(archive: name, member: entry.path, reason: reason)
     }
 }
 

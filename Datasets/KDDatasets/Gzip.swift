@@ -7,6 +7,7 @@
 //     let text = try LocalFile.read("/path/annotations.xml", limit: 16 << 20)
 //     let packed = try Gzip.compress(bytes)                                        // e.g. test fixtures
 import _CArchive
+import _CImageCodecs
 import Foundation
 
 /// Decompression of one gzip stream (libarchive's "raw" format with the gzip filter).
@@ -86,13 +87,23 @@ public enum Gzip {
 public enum LocalFile {
     /// The bytes of the file at `path`; refuses files larger than `limit`.
     public static func read(_ path: String, limit: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the
+        // type check below then refuses it. (Regular files ignore the flag.)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ArchiveError.unreadable(archive: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ArchiveError.unreadable(archive: path, reason: String(cString: strerror(errno))) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ArchiveError.unreadable(archive: path, reason: "not a regular file")
+            let kind: String
+            switch info.st_mode & S_IFMT {
+            case S_IFIFO: kind = "a FIFO (named pipe)"
+            case S_IFDIR: kind = "a directory"
+            case S_IFCHR, S_IFBLK: kind = "a device"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "a special file"
+            }
+            throw ArchiveError.unreadable(archive: path, reason: "it is \(kind), not a regular file")
         }
         let size = Int(info.st_size)
         if size > limit { throw ArchiveError.memberTooLarge(archive: path, member: "the file", size: size, limit: limit) }
@@ -101,7 +112,7 @@ public enum LocalFile {
 
     /// Up to `count` bytes from the start of the file.
     static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ArchiveError.unreadable(archive: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         return try readUpTo(fd, count: count, path: path)
@@ -125,3 +136,104 @@ public enum LocalFile {
     }
 }
 
+
+/// The compressed bytes of a gzip source inflated by the C shim's zlib decompressor, handed to
+/// libarchive through its read callback. Every member's CRC-32 and length are checked; a failure is
+/// kept in `failure` (libarchive only learns that the read failed).
+final class GunzipSource {
+    private let source: ArchiveSource
+    private let gunzip: OpaquePointer
+    private var fd: Int32 = -1
+    private let input: UnsafeMutablePointer<UInt8>
+    private let output: UnsafeMutablePointer<UInt8>
+    private var inputStart = 0
+    private var inputEnd = 0
+    private var memoryOffset = 0
+    private var endOfFile = false
+    private(set) var failure: String?
+    static let chunk = 1 << 18
+
+    /// nil when zlib cannot be loaded (the caller falls back to libarchive's unchecked filter).
+    init?(source: ArchiveSource, name: String) {
+        var message = [CChar](repeating: 0, count: 256)
+        guard let g = kd_gunzip_new(&message) else { return nil }
+        gunzip = g
+        self.source = source
+        input = .allocate(capacity: GunzipSource.chunk)
+        output = .allocate(capacity: GunzipSource.chunk)
+    }
+
+    deinit {
+        kd_gunzip_free(gunzip)
+        input.deallocate()
+        output.deallocate()
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Opens `archive` on this source (archive_read_open2 with this object as client data).
+    func open(_ archive: OpaquePointer) -> Int32 {
+        if case .file(let path) = source {
+            fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { failure = String(cString: strerror(errno)); return ARCHIVE_FATAL }
+        }
+        return archive_read_open2(archive, Unmanaged.passUnretained(self).toOpaque(), nil, { _, context, buffer in
+            Unmanaged<GunzipSource>.fromOpaque(context!).takeUnretainedValue().next(buffer)
+        }, nil, nil)
+    }
+
+    /// Decompresses whatever follows what libarchive read, to the end of the data, checking every
+    /// trailer; false when that fails (see `failure`).
+    func drain() -> Bool {
+        while true {
+            let n = next(nil)
+            if n < 0 { return false }
+            if n == 0 { return true }
+        }
+    }
+
+    /// The next decompressed block for libarchive: its size, 0 at the end, -1 on failure.
+    private func next(_ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int {
+        if failure != nil { return -1 }
+        while true {
+            let inputPointer: UnsafePointer<UInt8>
+            let inputCount: Int
+            let final: Bool
+            switch source {
+            case .memory(let block):
+                inputPointer = UnsafePointer(block.base.assumingMemoryBound(to: UInt8.self)) + memoryOffset
+                inputCount = block.count - memoryOffset
+                final = true
+            case .file:
+                if inputStart == inputEnd && !endOfFile {
+                    let n = Foundation.read(fd, input, GunzipSource.chunk)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = String(cString: strerror(errno))
+                        return -1
+                    }
+                    inputStart = 0
+                    inputEnd = n
+                    endOfFile = n == 0
+                }
+                inputPointer = UnsafePointer(input) + inputStart
+                inputCount = inputEnd - inputStart
+                final = endOfFile
+            }
+            var consumed = 0, made = 0
+            var message = [CChar](repeating: 0, count: 256)
+            let status = kd_gunzip_run(gunzip, inputPointer, inputCount, &consumed, output, GunzipSource.chunk, &made,
+                                       final ? 1 : 0, &message)
+            if status != Int32(KD_CODEC_OK.rawValue) {
+                failure = "the gzip data is damaged: " + String(cString: message)
+                return -1
+            }
+            if case .memory = source { memoryOffset += consumed } else { inputStart += consumed }
+            if made > 0 {
+                buffer?.pointee = UnsafeRawPointer(output)
+                return made
+            }
+            // Nothing made: the end (every trailer checked), or more input is needed.
+            if final && consumed == 0 { return 0 }
+        }
+    }
+}

@@ -91,7 +91,19 @@ public struct RGBImage: Equatable, Sendable {
         if bytes.count >= 8 && bytes.prefix(8).elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
             return try decodePNG(bytes: bytes, name: name, maxPixels: maxPixels)
         }
+        if let damaged = damagedPNGSignature(bytes) { throw ImageError.corrupt(name: name, format: "PNG", reason: damaged) }
         throw ImageError.notAnImage(name: name, found: FormatSniffer.describe(Array(bytes.prefix(FormatSniffer.prefixLength))))
+    }
+
+    /// Why `bytes` look like a PNG whose 8-byte signature is damaged ("\u{89}PNG" followed by
+    /// something other than CR LF 1A LF, typically a text-mode transfer), or nil.
+    static func damagedPNGSignature(_ bytes: [UInt8]) -> String? {
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard bytes.count >= 4, bytes.prefix(4).elementsEqual(signature.prefix(4)),
+              !(bytes.count >= 8 && bytes.prefix(8).elementsEqual(signature)) else { return nil }
+        let found = bytes.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        return "the 8-byte PNG signature is damaged (found \(found), expected 89 50 4e 47 0d 0a 1a 0a); "
+            + "a transfer in text mode changes its line-ending bytes"
     }
 
     /// Decodes a JPEG to 1 (gray) or 3 (RGB) channels; CMYK/YCCK JPEGs are converted to RGB.
@@ -113,6 +125,7 @@ public struct RGBImage: Equatable, Sendable {
     /// the palette. Every index is checked against the palette size. Non-palette PNGs are refused.
     public static func decodePNGIndices(bytes: [UInt8], name: String, maxPixels: Int = defaultMaxPixels) throws -> PaletteImage {
         guard bytes.count >= 8 && bytes.prefix(8).elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
+            if let damaged = damagedPNGSignature(bytes) { throw ImageError.corrupt(name: name, format: "PNG", reason: damaged) }
             throw ImageError.notAnImage(name: name, found: FormatSniffer.describe(Array(bytes.prefix(FormatSniffer.prefixLength))) + ", not a PNG")
         }
         let decoded = try Codec.decode(name: name, format: "PNG", maxPixels: maxPixels) { out in
@@ -230,13 +243,15 @@ enum PNGEncoder {
 
 /// The JPEG encoder of the C shim. `channels` 4 means inverted (Adobe) CMYK, for tests.
 enum JPEGEncoder {
-    static func encode(samples: [UInt8], width: Int, height: Int, channels: Int, quality: Int) throws -> [UInt8] {
+    /// `progression`: 0 baseline, 1 libjpeg's progressive script, 2 the longest valid script (tests).
+    static func encode(samples: [UInt8], width: Int, height: Int, channels: Int, quality: Int, progression: Int = 0) throws -> [UInt8] {
         precondition(samples.count == width * height * channels, "sample count does not match the JPEG layout")
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = samples.withUnsafeBufferPointer {
-            kd_jpeg_encode($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality), &out, &size, &message)
+            kd_jpeg_encode_progression($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality),
+                                       Int32(progression), &out, &size, &message)
         }
         defer { kd_codec_free(out) }
         guard status == Int32(KD_CODEC_OK.rawValue), let out else {

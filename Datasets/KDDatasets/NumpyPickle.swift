@@ -77,6 +77,7 @@ public enum NumpyPickle {
     public static func parse(bytes raw: [UInt8], name: String, limit: Int = defaultLimit) throws -> NumpyArray {
         let bytes = try Gzip.decompressIfCompressed(bytes: raw, name: name, limit: limit)
         var machine = PickleMachine(bytes: bytes, name: name)
+        defer { machine.releaseContainers() }
         let root = try machine.run()
         return try machine.array(from: root)
     }
@@ -188,8 +189,10 @@ indirect enum PickleValue {
     case bytes(Range<Int>)
     case ownedBytes([UInt8])
     case tuple([PickleValue])
-    case list([PickleValue])
-    case dict([(PickleValue, PickleValue)])
+    /// A list, shared like Python's (the memo and the stack hold the same one).
+    case list(PickleBox)
+    /// A dict as (key, value) pairs in insertion order, shared like a list.
+    case dict(PickleBox)
     case global(module: String, name: String)
     /// `callable(*arguments)`, then `__setstate__(state)` when BUILD gave one. Never executed.
     case object(callable: PickleValue, arguments: PickleValue, state: PickleValue?)

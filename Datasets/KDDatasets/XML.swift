@@ -16,6 +16,7 @@
 // A DOCTYPE is skipped and never defines entities, so entity-expansion bombs cannot exist; an
 // undefined entity is an error. Nesting is limited (default 64) and so is the input size.
 import Foundation
+import KDCore
 
 /// A refusal to read an XML file, naming the file and line.
 public enum XMLError: Error, Equatable, CustomStringConvertible {
@@ -30,7 +31,7 @@ public enum XMLError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .malformed(file, line, reason):
-            return "\(file):\(line): malformed XML: \(reason)."
+            return "\(file):\(line): malformed XML: \(clause(reason))."
         case let .tooDeep(file, line, limit):
             return "\(file):\(line): elements nested deeper than \(limit) levels; annotation files are shallow, so this file is refused."
         case let .tooLarge(file, size, limit):
@@ -38,7 +39,7 @@ public enum XMLError: Error, Equatable, CustomStringConvertible {
         case let .missing(file, line, element, child):
             return "\(file):\(line): <\(element)> has no <\(child)>, which this dataset's annotations always have. Is this the right annotation folder?"
         case let .badValue(file, line, element, expected, found):
-            return "\(file):\(line): <\(element)> should hold \(expected), found \"\(found)\"."
+            return "\(file):\(line): <\(element)> should hold \(expected), found \"\(FileNumbers.excerpt(found))\"."
         }
     }
 }
@@ -125,8 +126,39 @@ public enum XML {
     /// Parses one document and returns its root element.
     public static func parse(bytes: [UInt8], name: String, limits: XMLLimits = XMLLimits()) throws -> XMLElement {
         guard bytes.count <= limits.maxBytes else { throw XMLError.tooLarge(file: name, size: bytes.count, limit: limits.maxBytes) }
+        if let bad = XML.firstInvalidUTF8(bytes), !(bad < 2 && bytes.count >= 2 && (bytes[0] == 0xFF || bytes[0] == 0xFE)) {
+            let line = bytes[..<bad].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            throw XMLError.malformed(file: name, line: line, reason: String(format: "byte %d (0x%02x) is not valid UTF-8; ", bad, bytes[bad])
+                + "annotation files are UTF-8 or ASCII (re-save the file as UTF-8)")
+        }
         var parser = XMLParser(bytes: bytes, file: name, limits: limits)
         return try parser.document()
+    }
+
+    /// The offset of the first byte that does not belong to a well-formed UTF-8 sequence (overlong
+    /// forms, surrogates and values beyond U+10FFFF included), or nil when all of them do.
+    static func firstInvalidUTF8(_ b: [UInt8]) -> Int? {
+        var i = 0
+        let n = b.count
+        while i < n {
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            let length: Int, smallest: UInt32
+            var value: UInt32
+            if c & 0xE0 == 0xC0 { length = 2; smallest = 0x80; value = UInt32(c & 0x1F) }
+            else if c & 0xF0 == 0xE0 { length = 3; smallest = 0x800; value = UInt32(c & 0x0F) }
+            else if c & 0xF8 == 0xF0 { length = 4; smallest = 0x10000; value = UInt32(c & 0x07) }
+            else { return i }
+            guard length <= n - i else { return i }
+            for k in 1..<length {
+                let d = b[i + k]
+                guard d & 0xC0 == 0x80 else { return i }
+                value = value << 6 | UInt32(d & 0x3F)
+            }
+            if value < smallest || value > 0x10FFFF || (0xD800...0xDFFF).contains(value) { return i }
+            i += length
+        }
+        return nil
     }
 
     /// Parses text (convenience for tests and small inline documents).

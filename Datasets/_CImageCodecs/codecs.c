@@ -62,6 +62,30 @@ static void kd_jpeg_install(kd_jpeg_error *error) {
 
 // MARK: - JPEG decoding
 
+/// Most scans a JPEG may have. A progressive JPEG from libjpeg's default script has 10, the most
+/// a valid script can have for YCbCr is about 600 (one coefficient per scan, every refinement
+/// bit); a hostile file repeats scans to make decoding cost unbounded CPU. 100 leaves headroom
+/// over every real encoder's default.
+#define KD_JPEG_MAX_SCANS 100
+
+typedef struct kd_jpeg_progress {
+    struct jpeg_progress_mgr base;
+} kd_jpeg_progress;
+
+/// Called by libjpeg between units of work (also while it absorbs the scans of a progressive
+/// file in jpeg_start_decompress): refuses a file once its scan count passes the cap.
+static void kd_jpeg_progress_monitor(j_common_ptr cinfo) {
+    if (!cinfo->is_decompressor) return;
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > KD_JPEG_MAX_SCANS) {
+        kd_jpeg_error *error = (kd_jpeg_error *)cinfo->err;
+        snprintf(error->message, sizeof error->message,
+                 "more than %d scans (a progressive JPEG has about 10); decoding is refused to bound its cost",
+                 KD_JPEG_MAX_SCANS);
+        longjmp(error->jump, 1);
+    }
+}
+
 int kd_jpeg_decode(const uint8_t *data, size_t size, int64_t max_pixels, kd_decoded_image *out) {
     memset(out, 0, sizeof *out);
     if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) {
@@ -82,6 +106,10 @@ int kd_jpeg_decode(const uint8_t *data, size_t size, int64_t max_pixels, kd_deco
         return status;
     }
     jpeg_create_decompress(&cinfo);
+    kd_jpeg_progress progress;
+    memset(&progress, 0, sizeof progress);
+    progress.base.progress_monitor = kd_jpeg_progress_monitor;
+    cinfo.progress = &progress.base;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
 
@@ -187,6 +215,12 @@ static void kd_jpeg_term_destination(j_compress_ptr cinfo) {
 
 int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int channels, int quality,
                    uint8_t **out, size_t *out_size, char message[256]) {
+    return kd_jpeg_encode_progression(pixels, width, height, channels, quality, 0, out, out_size, message);
+}
+
+int kd_jpeg_encode_progression(const uint8_t *pixels, int32_t width, int32_t height, int channels, int quality,
+                               int progression, uint8_t **out, size_t *out_size, char message[256]) {
+    jpeg_scan_info *volatile script = NULL;
     *out = NULL;
     *out_size = 0;
     message[0] = 0;
@@ -205,6 +239,7 @@ int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int cha
     if (setjmp(error.jump)) {
         jpeg_destroy_compress(&cinfo);
         free(dest.data);
+        free(script);
         snprintf(message, 256, "%s", error.message);
         return KD_CODEC_CORRUPT;
     }
@@ -219,6 +254,28 @@ int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int cha
     cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : channels == 3 ? JCS_RGB : JCS_CMYK;
     jpeg_set_defaults(&cinfo);   // CMYK input is stored as YCCK with an Adobe marker
     jpeg_set_quality(&cinfo, quality, TRUE);
+    if (progression == 1) {
+        jpeg_simple_progression(&cinfo);
+    } else if (progression == 2) {
+        // The longest valid script: per component, DC, then each AC coefficient alone, first at
+        // 1-bit precision and then refined (1 + 63 + 63 scans per component).
+        int components = cinfo.num_components, n = 0;
+        script = calloc((size_t)components * 127, sizeof(jpeg_scan_info));
+        if (script == NULL) ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
+        for (int c = 0; c < components; c++) {
+            jpeg_scan_info *s = &script[n++];
+            s->comps_in_scan = 1; s->component_index[0] = c; s->Ss = 0; s->Se = 0; s->Ah = 0; s->Al = 0;
+            for (int pass = 0; pass < 2; pass++) {
+                for (int k = 1; k < 64; k++) {
+                    s = &script[n++];
+                    s->comps_in_scan = 1; s->component_index[0] = c; s->Ss = k; s->Se = k;
+                    s->Ah = pass == 0 ? 0 : 1; s->Al = pass == 0 ? 1 : 0;
+                }
+            }
+        }
+        cinfo.scan_info = script;
+        cinfo.num_scans = n;
+    }
     jpeg_start_compress(&cinfo, TRUE);
     size_t rowBytes = (size_t)width * (size_t)channels;
     while (cinfo.next_scanline < cinfo.image_height) {
@@ -227,6 +284,7 @@ int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int cha
     }
     jpeg_finish_compress(&cinfo);
     jpeg_destroy_compress(&cinfo);
+    free(script);
     *out = dest.data;
     *out_size = dest.size;
     return KD_CODEC_OK;
@@ -532,3 +590,139 @@ int kd_png_encode(const uint8_t *samples, int32_t width, int32_t height, int col
     *out_size = buffer.size;
     return KD_CODEC_OK;
 }
+
+// MARK: - gzip with integrity checks (zlib, bound at run time)
+
+// libarchive 3.6's gzip filter never checks a member's trailer ("XXX TODO: Verify the length and
+// CRC" in archive_read_support_filter_gzip.c): a member whose CRC-32 or length field is wrong reads
+// as intact. zlib's inflate in gzip mode checks both. zlib is always loaded with libarchive and
+// libpng, but this target does not link it directly, so its five entry points are bound with dlopen.
+
+#include <dlfcn.h>
+#include <zlib.h>
+
+typedef int (*kd_inflateInit2_fn)(z_streamp, int, const char *, int);
+typedef int (*kd_inflate_fn)(z_streamp, int);
+typedef int (*kd_inflateReset_fn)(z_streamp);
+typedef int (*kd_inflateEnd_fn)(z_streamp);
+
+static struct {
+    int loaded;
+    kd_inflateInit2_fn init2;
+    kd_inflate_fn inflate;
+    kd_inflateReset_fn reset;
+    kd_inflateEnd_fn end;
+} kd_zlib;
+
+static int kd_zlib_load(void) {
+    if (kd_zlib.loaded) return kd_zlib.loaded > 0;
+    const char *names[] = {"libz.so.1", "libz.so", "libz.1.dylib", "libz.dylib"};
+    void *handle = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && handle == NULL; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (handle != NULL) {
+        kd_zlib.init2 = (kd_inflateInit2_fn)dlsym(handle, "inflateInit2_");
+        kd_zlib.inflate = (kd_inflate_fn)dlsym(handle, "inflate");
+        kd_zlib.reset = (kd_inflateReset_fn)dlsym(handle, "inflateReset");
+        kd_zlib.end = (kd_inflateEnd_fn)dlsym(handle, "inflateEnd");
+    }
+    kd_zlib.loaded = (kd_zlib.init2 && kd_zlib.inflate && kd_zlib.reset && kd_zlib.end) ? 1 : -1;
+    return kd_zlib.loaded > 0;
+}
+
+struct kd_gunzip {
+    z_stream stream;
+    int member;        // 1-based number of the member being inflated
+    int between;       // a member ended; the next input must start another one (or be zero padding)
+    int failed;        // an error was met after some output: reported by the next call
+    char failure[256];
+};
+
+kd_gunzip *kd_gunzip_new(char message[256]) {
+    if (!kd_zlib_load()) {
+        kd_set_message(message, "zlib (libz.so.1) cannot be loaded");
+        return NULL;
+    }
+    kd_gunzip *g = calloc(1, sizeof *g);
+    if (g == NULL) { kd_set_message(message, "out of memory"); return NULL; }
+    if (kd_zlib.init2(&g->stream, 15 + 16, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
+        free(g);
+        kd_set_message(message, "zlib cannot start a gzip stream");
+        return NULL;
+    }
+    g->member = 1;
+    return g;
+}
+
+void kd_gunzip_free(kd_gunzip *g) {
+    if (g == NULL) return;
+    kd_zlib.end(&g->stream);
+    free(g);
+}
+
+int kd_gunzip_run(kd_gunzip *g, const uint8_t *input, size_t input_size, size_t *consumed,
+                  uint8_t *output, size_t output_size, size_t *produced, int final_input, char message[256]) {
+    *consumed = 0;
+    *produced = 0;
+    message[0] = 0;
+    if (g->failed) {
+        snprintf(message, 256, "%s", g->failure);
+        return KD_CODEC_CORRUPT;
+    }
+    size_t in = 0, out = 0;
+    while (out < output_size) {
+        if (g->between) {
+            // After a member: another member, or trailing zero bytes (tape padding), nothing else.
+            if (in == input_size) break;
+            if (input[in] == 0) { in++; continue; }
+            if (input[in] != 0x1F) {
+                snprintf(g->failure, 256, "data after gzip member %d is neither another gzip member nor zero padding "
+                         "(byte 0x%02x)", g->member - 1, input[in]);
+                goto failed;
+            }
+            kd_zlib.reset(&g->stream);
+            g->between = 0;
+        }
+        if (in == input_size && !final_input) break;
+        uInt inChunk = (uInt)((input_size - in) > 0x40000000u ? 0x40000000u : (input_size - in));
+        uInt outChunk = (uInt)((output_size - out) > 0x40000000u ? 0x40000000u : (output_size - out));
+        g->stream.next_in = (Bytef *)(input + in);
+        g->stream.avail_in = inChunk;
+        g->stream.next_out = output + out;
+        g->stream.avail_out = outChunk;
+        int status = kd_zlib.inflate(&g->stream, Z_NO_FLUSH);
+        in += inChunk - g->stream.avail_in;
+        out += outChunk - g->stream.avail_out;
+        if (status == Z_STREAM_END) {
+            // zlib has checked this member's CRC-32 and length against its trailer.
+            g->member++;
+            g->between = 1;
+            continue;
+        }
+        if (status == Z_BUF_ERROR || (status == Z_OK && g->stream.avail_in == 0 && g->stream.avail_out != 0)) {
+            if (final_input && in == input_size && g->stream.avail_out != 0) {
+                snprintf(g->failure, 256, "the gzip data ends inside member %d (truncated)", g->member);
+                goto failed;
+            }
+            break;   // needs more input or more output space
+        }
+        if (status != Z_OK) {
+            snprintf(g->failure, 256, "gzip member %d: %s", g->member,
+                     g->stream.msg != NULL ? g->stream.msg : "invalid compressed data");
+            goto failed;
+        }
+    }
+    *consumed = in;
+    *produced = out;
+    return KD_CODEC_OK;
+failed:
+    // Hand over what was decompressed before the damage first, so that the reader can name the
+    // member it was in; the next call reports the error.
+    g->failed = 1;
+    *consumed = in;
+    *produced = out;
+    if (out > 0) return KD_CODEC_OK;
+    snprintf(message, 256, "%s", g->failure);
+    return KD_CODEC_CORRUPT;
+}
+
+int kd_gunzip_finished(const kd_gunzip *g) { return g->between; }

@@ -137,6 +137,25 @@ private func expectBitIdentical(_ a: StoredEntropyMap?, _ b: StoredEntropyMap, s
         }
     }
 
+    /// A row whose unit count makes 4 · units wrap to 0 (2⁶²) next to an empty blob must be refused,
+    /// not read as a map of 2⁶² units with no data.
+    @Test func aHugeUnitCountIsAnInvalidRecord() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("r.sqlite").path
+            let m = sampleMap("img#0")
+            do { let store = try ResultsStore(path: path); try store.putMap(m) }
+            for units: Int64 in [1 << 62, -4, 0, Int64(Int32.max)] {
+                var db: OpaquePointer?
+                #expect(sqlite3_open(path, &db) == SQLITE_OK)
+                #expect(sqlite3_exec(db, "UPDATE entropy_maps SET unit_count = \(units), entropies = x'', foreground = NULL", nil, nil, nil) == SQLITE_OK)
+                sqlite3_close(db)
+                let store = try ResultsStore(path: path)
+                #expect(throws: ResultsStoreError.self) { _ = try store.map(m.key) }
+                do { _ = try store.map(m.key) } catch { #expect("\(error)".contains("\(units)")) }
+            }
+        }
+    }
+
     @Test func aWriteLockHeldElsewhereIsReportedAsLocked() throws {
         try withTemporaryDirectory { dir in
             let path = dir.appendingPathComponent("r.sqlite").path

@@ -123,6 +123,28 @@ private func decode(_ bytes: [UInt8]) throws -> Safetensors.Contents {
         #expect(contents["a_bf16"]!.array == [1, -5])
     }
 
+    /// A PyTorch state dict keeps an I64 `num_batches_tracked` beside every BatchNorm; U8 and BOOL
+    /// buffers occur too. The float tensors are read, the others listed as ignored, none refused.
+    @Test func integerAndBooleanTensorsBesideTheFloatsAreSkippedNotRefused() throws {
+        let header = """
+            {"bn.num_batches_tracked": {"dtype": "I64", "shape": [], "data_offsets": [0, 8]},
+             "bn.weight": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]},
+             "mask": {"dtype": "U8", "shape": [3], "data_offsets": [16, 19]},
+             "flag": {"dtype": "BOOL", "shape": [1], "data_offsets": [19, 20]},
+             "ids": {"dtype": "I32", "shape": [1], "data_offsets": [20, 24]}}
+            """
+        let data = littleEndianBytes([Int64(1234)]) + littleEndianBytes([Float(1).bitPattern, Float(2).bitPattern])
+            + [1, 0, 1] + [1] + littleEndianBytes([Int32(-7)])
+        let contents = try decode(handMade(header, data))
+        #expect(contents.tensors.map(\.name) == ["bn.weight"])
+        #expect(contents["bn.weight"]!.array == [1, 2])
+        #expect(contents.ignored.map(\.name) == ["bn.num_batches_tracked", "mask", "flag", "ids"])
+        #expect(contents.ignored.map(\.dtype) == ["I64", "U8", "BOOL", "I32"])
+        #expect(contents.ignored[0].shape == [])
+        // Their offsets still tile the data: a missing byte after them is reported.
+        #expect(throws: CheckpointError.self) { _ = try decode(handMade(header, Array(data.dropLast()))) }
+    }
+
     @Test func loadsAForeignCheckpointIntoAModel() throws {
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -224,8 +246,12 @@ private func decode(_ bytes: [UInt8]) throws -> Safetensors.Contents {
         expectError(handMade("{" + entry("a", 0, 8, shape: "[3]") + "}", f32),
                     { $0 == .byteCount(file: "test.safetensors", tensor: "a", dtype: "F32", shape: [3], expected: 12, found: 8) },
                     "byte count")
-        expectError(handMade("{" + entry("a", 0, 8, dtype: "I32") + "}", f32),
-                    { $0 == .unsupportedDType(file: "test.safetensors", tensor: "a", dtype: "I32") }, "dtype")
+        expectError(handMade("{" + entry("a", 0, 8, dtype: "C64") + "}", f32),
+                    { $0 == .unsupportedDType(file: "test.safetensors", tensor: "a", dtype: "C64") }, "dtype")
+        // Skipped dtypes are validated all the same: 2 I64 values are 16 bytes, not 8.
+        expectError(handMade("{" + entry("a", 0, 8, dtype: "I64") + "}", f32),
+                    { $0 == .byteCount(file: "test.safetensors", tensor: "a", dtype: "I64", shape: [2], expected: 16, found: 8) },
+                    "I64 byte count")
         expectError(handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", f32),
                     { if case let .invalidEntry(_, t, r) = $0 { return t == "a" && r.contains("data_offsets") }; return false },
                     "missing offsets")

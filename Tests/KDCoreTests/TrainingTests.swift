@@ -263,6 +263,39 @@ private func tapDistance(_ student: Model, _ studentTap: Int, adapter: Layer?, _
         }
     }
 
+    /// A resume file whose Adam step count is NaN, ±∞, 1e20 or 0 is refused with the tensor named,
+    /// before the count becomes an Int (undefined behaviour in a release build).
+    @Test func aResumeFileWithAnImpossibleStepCountIsRefused() throws {
+        let data = Blobs(count: 32, seed: 23)
+        let adam = OptimizerSettings.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0)
+        for bad: Float in [.nan, .infinity, -.infinity, 1e20, 0, 2.5] {
+            let folder = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let c = config(folder, epochs: 3, batch: 16, optimizer: adam)
+            let first = Trainer(model: mlp("m", seed: 24), config: c)
+            var epochs = 0
+            first.progress = { _ in epochs += 1 }
+            first.shouldStop = { epochs == 1 }
+            #expect(throws: TrainingError.self) { try first.run(.scratch, data: data) }
+            let resume = folder.appendingPathComponent("resume.safetensors")
+            let contents = try Safetensors.read(resume)
+            var tensors: [(String, Tensor)] = []
+            var changed = 0
+            for (name, t) in contents.tensors {
+                if name.hasSuffix(".step") { let u = t.copy(); u.data[0] = bad; tensors.append((name, u)); changed += 1 } else { tensors.append((name, t)) }
+            }
+            #expect(changed > 0)
+            try Safetensors.write(tensors, metadata: contents.metadata, to: resume)
+            do {
+                _ = try Trainer(model: mlp("m", seed: 24), config: c).run(.scratch, data: data)
+                Issue.record("a step count of \(bad) was accepted")
+            } catch let error as CheckpointError {
+                guard case let .invalidEntry(_, tensor, _) = error else { Issue.record("\(error)"); continue }
+                #expect(tensor.hasSuffix(".step"))
+            }
+        }
+    }
+
     @Test func aDifferentConfigurationCannotResume() throws {
         let folder = temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -441,8 +441,14 @@ public final class ResultsStore: @unchecked Sendable {
 
     private func readMap(_ s: OpaquePointer) throws -> StoredEntropyMap {
         let key = readKey(s)
-        let units = Int(sqlite3_column_int64(s, 6))
-        guard units >= 1, let raw = blob(s, 7), raw.count == 4 * units else {
+        // The unit count is range-checked before it sizes anything: 4 · units must not wrap
+        // (release builds are -Ounchecked), and no map has more units than a blob can hold.
+        let storedUnits = sqlite3_column_int64(s, 6)
+        guard let units = FileNumbers.int(storedUnits, in: 1...(Int(Int32.max) / 4)) else {
+            throw ResultsStoreError.invalidRecord(path: path, key: key,
+                problem: "the unit count \(storedUnits) is outside 1...\(Int(Int32.max) / 4)")
+        }
+        guard let raw = blob(s, 7), raw.count == 4 * units else {
             throw ResultsStoreError.invalidRecord(path: path, key: key,
                 problem: "expected \(units) Float32 entropies (\(4 * units) bytes), found \(blob(s, 7)?.count ?? 0) bytes")
         }

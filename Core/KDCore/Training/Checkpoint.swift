@@ -41,7 +41,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(file): tensor '\(tensor)' has an invalid header entry: \(reason)"
         case let .unsupportedDType(file, tensor, dtype):
             return "\(file): tensor '\(tensor)' has dtype \(dtype); kd-tool reads F32, F16, BF16 and F64 "
-                + "(convert the file to one of them first)"
+                + "tensors and skips BOOL, U8…U64, I8…I64 and F8 ones (convert the file to one of them first)"
         case let .byteCount(file, tensor, dtype, shape, expected, found):
             return "\(file): tensor '\(tensor)' (\(dtype), shape \(shape)) should occupy \(expected) bytes, "
                 + "its data_offsets span \(found); the file is corrupt"

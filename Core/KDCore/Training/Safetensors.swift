@@ -8,7 +8,9 @@ import Foundation
 //   [rest]     the tensors' bytes, little-endian, row-major; offsets are relative to the end of the header
 //
 // Written files hold F32 tensors sorted by name with contiguous offsets, as the reference writer
-// produces them. Read files may come from other tools: F16, BF16 and F64 are converted to Float32.
+// produces them. Read files may come from other tools: F16, BF16 and F64 are converted to Float32;
+// integer, boolean and 8-bit float tensors (PyTorch's I64 `num_batches_tracked` beside every
+// BatchNorm, U8 masks, BOOL flags) are validated like the rest and listed in `Contents.ignored`.
 
 /// Reading and writing safetensors files.
 public enum Safetensors {
@@ -30,9 +32,17 @@ public enum Safetensors {
         public var tensors: [(name: String, tensor: Tensor)]
         public var dtypes: [String: DType]
         public var metadata: [String: String]
+        /// Tensors of other element types (integers, booleans, 8-bit floats), in the order of their
+        /// data: their byte sizes and offsets are checked, their values are not read.
+        public var ignored: [(name: String, dtype: String, shape: [Int])] = []
 
         public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
     }
+
+    /// Element sizes of the safetensors dtypes that are read only to be validated and skipped.
+    public static let ignoredDTypeSizes: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "I32": 4, "U32": 4, "I64": 8, "U64": 8,
+    ]
 
     /// The reference implementation's limit on the header size (100 MB); larger is treated as garbage.
     public static let maxHeaderBytes = 100_000_000
@@ -157,7 +167,7 @@ public enum Safetensors {
         }
 
         var metadata: [String: String] = [:]
-        var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
+        var entries: [(name: String, dtype: DType?, dtypeName: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in members {
             if name == "__metadata__" {
                 metadata = try parseMetadata(value, file: file)
@@ -192,14 +202,16 @@ public enum Safetensors {
 
         var tensors: [(name: String, tensor: Tensor)] = []
         var dtypes: [String: DType] = [:]
+        var ignored: [(name: String, dtype: String, shape: [Int])] = []
         for i in order {
             let e = entries[i]
+            guard let dtype = e.dtype else { ignored.append((e.name, e.dtypeName, e.shape)); continue }
             let t = Tensor(shape: e.shape)
-            convert(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]), e.dtype, into: t.data)
+            convert(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]), dtype, into: t.data)
             tensors.append((e.name, t))
-            dtypes[e.name] = e.dtype
+            dtypes[e.name] = dtype
         }
-        return Contents(tensors: tensors, dtypes: dtypes, metadata: metadata)
+        return Contents(tensors: tensors, dtypes: dtypes, metadata: metadata, ignored: ignored)
     }
 
     private static func parseMetadata(_ value: JSON, file: String) throws -> [String: String] {
@@ -218,7 +230,7 @@ public enum Safetensors {
     }
 
     private static func parseEntry(_ name: String, _ value: JSON, file: String) throws
-        -> (name: String, dtype: DType, shape: [Int], begin: Int, end: Int) {
+        -> (name: String, dtype: DType?, dtypeName: String, shape: [Int], begin: Int, end: Int) {
         func invalid(_ reason: String) -> CheckpointError { .invalidEntry(file: file, tensor: name, reason: reason) }
         guard case let .object(fields) = value else { throw invalid("it is \(value.kindName), expected an object") }
         func field(_ key: String) throws -> JSON {
@@ -233,7 +245,8 @@ public enum Safetensors {
             }
         }
         guard case let .string(dtypeName) = try field("dtype") else { throw invalid("\"dtype\" is not a string") }
-        guard let dtype = DType(rawValue: dtypeName) else {
+        let dtype = DType(rawValue: dtypeName)
+        guard let elementSize = dtype?.size ?? ignoredDTypeSizes[dtypeName] else {
             throw CheckpointError.unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
         let shape = try integers("shape")
@@ -247,11 +260,11 @@ public enum Safetensors {
             elements = p
         }
         let found = offsets[1] - offsets[0]
-        guard found == elements * dtype.size else {
+        guard found == elements * elementSize else {
             throw CheckpointError.byteCount(file: file, tensor: name, dtype: dtypeName, shape: shape,
-                                            expected: elements * dtype.size, found: found)
+                                            expected: elements * elementSize, found: found)
         }
-        return (name, dtype, shape, offsets[0], offsets[1])
+        return (name, dtype, dtypeName, shape, offsets[0], offsets[1])
     }
 
     /// Converts little-endian elements of `dtype` to Float32.

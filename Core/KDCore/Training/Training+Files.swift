@@ -140,6 +140,14 @@ extension Trainer {
         var optimizerState: [(String, Tensor)] = []
         var adapterTensors: [String: Tensor] = [:]
         for (name, t) in tensors {
+            // A step count becomes an Int inside the optimiser: range-check it here first (NaN, ±∞
+            // or 1e20 would make that conversion undefined in a release build). Float32 counts
+            // exactly up to 2²⁴ steps, far more than any run of kd-tool takes.
+            if name.hasPrefix("optimizer/"), name.hasSuffix(".step"), t.count == 1,
+               FileNumbers.int(exactly: t[0], in: 1...(1 << 24)) == nil {
+                throw CheckpointError.invalidEntry(file: file, tensor: name,
+                                                   reason: "the optimiser step count \(t[0]) is not a whole number in 1...\(1 << 24)")
+            }
             if name.hasPrefix("optimizer/") {
                 optimizerState.append((String(name.dropFirst(10)), t))
             } else if name.hasPrefix("adapter/"), stage.adapter != nil {

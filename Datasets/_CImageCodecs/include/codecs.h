@@ -78,8 +78,31 @@ int kd_png_encode(const uint8_t *samples, int32_t width, int32_t height, int col
 int kd_jpeg_encode(const uint8_t *pixels, int32_t width, int32_t height, int channels, int quality,
                    uint8_t **out, size_t *out_size, char message[256]);
 
+/// kd_jpeg_encode with a scan script: `progression` 0 is baseline (one scan), 1 libjpeg's default
+/// progressive script (about 10 scans), 2 the longest valid script (127 scans per component: each
+/// AC coefficient alone, first at 1-bit precision, then refined), used to test the decoder's scan cap.
+int kd_jpeg_encode_progression(const uint8_t *pixels, int32_t width, int32_t height, int channels, int quality,
+                               int progression, uint8_t **out, size_t *out_size, char message[256]);
+
 /// Releases memory returned by the functions above.
 void kd_codec_free(void *pointer);
+
+/// A gzip decompressor that checks every member's CRC-32 and length (zlib, loaded at run time).
+/// Concatenated members are read one after another; zero bytes after a member are padding.
+typedef struct kd_gunzip kd_gunzip;
+
+/// A new decompressor, or NULL with a message when zlib cannot be loaded.
+kd_gunzip *kd_gunzip_new(char message[256]);
+void kd_gunzip_free(kd_gunzip *g);
+
+/// Inflates from `input` into `output`; sets how much of each was used. `final_input` says that no
+/// input follows this call's, so a stream that ends inside a member is reported as truncated.
+/// Returns KD_CODEC_CORRUPT with a message for damaged data or a wrong CRC or length.
+int kd_gunzip_run(kd_gunzip *g, const uint8_t *input, size_t input_size, size_t *consumed,
+                  uint8_t *output, size_t output_size, size_t *produced, int final_input, char message[256]);
+
+/// 1 when the last member read was complete (its trailer checked) and no other has started.
+int kd_gunzip_finished(const kd_gunzip *g);
 
 #ifdef __cplusplus
 }

@@ -45,7 +45,7 @@ enum CUBFormat: CollectionFormat {
             return (metadata.contains(last) || last == manifest) && member.split(separator: "/").count <= 3
         }
         let paths = scan.filePaths
-        guard let root = root(paths) else {
+        guard let root = root(paths) ?? root(Set(scan.notFiles.keys)) else {
             throw ImageCollectionError.missingMetadata(
                 path: path, format: name, member: "CUB_200_2011/image_class_labels.txt",
                 hint: "CUB_200_2011.tgz holds CUB_200_2011/{images.txt, classes.txt, image_class_labels.txt, train_test_split.txt, bounding_boxes.txt}: is the download complete?")
@@ -53,9 +53,9 @@ enum CUBFormat: CollectionFormat {
         func text(_ file: String) throws -> MetadataText {
             let member = memberPath(root, file)
             guard let bytes = scan.files[member] else {
-                throw ImageCollectionError.missingMetadata(
+                throw scan.absent(member, path: path, .missingMetadata(
                     path: path, format: name, member: member,
-                    hint: "CUB_200_2011.tgz has \(file) beside image_class_labels.txt: is the download complete?")
+                    hint: "CUB_200_2011.tgz has \(file) beside image_class_labels.txt: is the download complete?"))
             }
             return MetadataText(bytes, path: path, member: member)
         }

@@ -32,13 +32,18 @@ enum ILSVRCFormat: CollectionFormat {
     }
 
     static func list(path: String, reader: ArchiveReader, options: ImageOptions) throws -> CollectionListing {
-        let scan = try MetadataScan(reader, path: path) { member in
+        let fileName = CollectionListing.fileName(path)
+        var parsed: [String: Result<XMLAnnotation, Error>] = [:]
+        let scan = try MetadataScan(reader, path: path, want: { member in
             (member.hasSuffix(".xml") && place(member) != nil)
                 || ["map_det.txt", "words.txt"].contains(member.lastComponent) && member.split(separator: "/").count <= 4
-        }
+        }, consume: { member, bytes in
+            guard member.hasSuffix(".xml") else { return false }
+            parsed[member] = Result { try XMLAnnotation(bytes: bytes, name: "\(fileName):\(member)") }
+            return true
+        })
         let files = scan.filePaths
-        let fileName = CollectionListing.fileName(path)
-        let annotations = scan.files.keys.filter { $0.hasSuffix(".xml") }.sorted()
+        let annotations = parsed.keys.sorted()
         guard !annotations.isEmpty else {
             throw ImageCollectionError.missingMetadata(
                 path: path, format: name, member: "ILSVRC/Annotations/DET/train/…/*.xml",
@@ -52,26 +57,24 @@ enum ILSVRCFormat: CollectionFormat {
             // The image member as stored (".JPEG" in the devkit; some repacks use ".jpg").
             let imageMember = files.contains(guess) ? guess
                 : [".jpg", ".jpeg", ".JPG"].map { guess.deletingExtension + $0 }.first(where: files.contains) ?? guess
-            let document: XMLElement
-            do {
-                document = try XML.parse(bytes: scan.files[xmlMember]!, name: "\(fileName):\(xmlMember)")
-            } catch {
+            let annotation: XMLAnnotation
+            switch parsed[xmlMember]! {
+            case .success(let a): annotation = a
+            case .failure(let error):
                 skipped.append(SkippedRecord(id: "\(fileName):\(imageMember)#*", archive: path, member: xmlMember,
-                                             reason: "the annotation cannot be read: \(error)"))
+                                             reason: "the annotation cannot be read: \(FileNumbers.clause("\(error)"))"))
                 continue
             }
-            for (k, object) in document.children(named: "object").enumerated() {
+            for (k, result) in annotation.objects.enumerated() {
                 let id = "\(fileName):\(imageMember)#\(k)"
-                do {
-                    let synset = try object.string("name")
-                    if object.child(named: "difficult")?.text == "1" && !options.includeDifficult { continue }
-                    let b = try object.required("bndbox")
-                    let box = ObjectBox(x0: try b.double("xmin"), y0: try b.double("ymin"),
-                                        x1: try b.double("xmax") + 1, y1: try b.double("ymax") + 1)
+                switch result {
+                case .failure(let error):
+                    skipped.append(SkippedRecord(id: id, archive: path, member: xmlMember, reason: "object \(k + 1): \(FileNumbers.clause("\(error)"))"))
+                case .success(let object):
+                    if object.difficult && !options.includeDifficult { continue }
+                    let box = ObjectBox(x0: object.xmin, y0: object.ymin, x1: object.xmax + 1, y1: object.ymax + 1)
                     found.append(Found(record: ObjectRecord(id: id, imageMember: imageMember, objectIndex: k, label: -1, box: box,
-                                                            cropScale: cropScale, mask: .box, split: split), synset: synset))
-                } catch {
-                    skipped.append(SkippedRecord(id: id, archive: path, member: xmlMember, reason: "object \(k + 1): \(error)"))
+                                                            cropScale: cropScale, mask: .box, split: split), synset: object.name))
                 }
             }
         }

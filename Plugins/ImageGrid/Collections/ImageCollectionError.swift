@@ -1,6 +1,7 @@
 // Collection-level refusals: the file as a whole cannot be used. Bad individual records are not
 // errors; they are reported in `ImageDataset.skipped`.
 import Foundation
+import KDCore
 import KDDatasets
 
 /// Why an image collection could not be opened, naming the file (and member), what was expected,
@@ -32,21 +33,21 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreadable(path, reason):
-            return "\(path): cannot read it as an image collection: \(reason)."
+            return "\(path): cannot read it as an image collection: \(FileNumbers.clause(reason))."
         case let .unrecognised(path, found):
             return "\(path): expected one of the image collections \(ImageCollections.formatNames.joined(separator: ", ")) "
-                + "(recognised by the members present, not the file name), found \(found). "
+                + "(recognised by the members present, not the file name), found \(FileNumbers.clause(found)). "
                 + "Check that this is the archive (or Fashion-MNIST folder) you meant."
         case let .missingMetadata(path, format, member, hint):
             return "\(path): this looks like \(format) but has no member \(member). \(hint)"
         case let .badMetadata(path, member, line, expected, found):
             let at = line.map { " line \($0)" } ?? ""
-            return "\(path): \(member)\(at): expected \(expected), found \(found). The metadata file is damaged or was edited: "
+            return "\(path): \(member)\(at): expected \(expected), found \(FileNumbers.clause(found)). The metadata file is damaged or was edited: "
                 + "re-download the archive."
         case let .damaged(path, reason):
-            return "\(path): the archive is damaged where its metadata are stored: \(reason). Re-download it."
+            return "\(path): the archive is damaged where its metadata are stored: \(FileNumbers.clause(reason)). Re-download it."
         case let .badMaskArchive(path, expected, found):
-            return "\(path) (given as masks): expected \(expected), found \(found). "
+            return "\(path) (given as masks): expected \(expected), found \(FileNumbers.clause(found)). "
                 + "Pass CUB's segmentations.tgz, or leave masks out to use the boxes."
         case let .unknownClass(path, name, known):
             let shown = known.prefix(12).joined(separator: ", ") + (known.count > 12 ? ", … (\(known.count) in all)" : "")
@@ -55,7 +56,7 @@ public enum ImageCollectionError: Error, Equatable, CustomStringConvertible {
             return "\(path): class '\(name)' has no usable image (none listed, or every one was skipped). "
                 + "Drop it from classes, or check the archive."
         case let .nothingLeft(path, skipped, examples):
-            let why = examples.isEmpty ? "" : " For example: " + examples.joined(separator: "; ")
+            let why = examples.isEmpty ? "" : " For example: " + examples.map { FileNumbers.clause($0) }.joined(separator: "; ") + "."
             return "\(path): no usable record is left (\(skipped) skipped).\(why) Check the archive and the options "
                 + "(classes, max-per-split)."
         case let .badOption(name, value, expected):

@@ -137,48 +137,141 @@ private func checkMasksOption(_ options: ImageOptions, format: String) throws {
 // MARK: - Shared metadata helpers
 
 /// One pass over an archive: every entry, and the bytes of the members `want` selects.
+///
+/// Rules (Docs/Data.md, "Reading untrusted archives and files"):
+/// - the sum of the bytes held is capped by ``ArchiveLimits/maxHeldBytes``, so a hundred members of
+///   512 MiB each cannot exhaust memory; a `consume` closure may take a member's bytes as they pass
+///   (parsing them into something small) instead of holding them;
+/// - a path met twice is refused when the two members differ (which one is meant is unknowable);
+/// - a wanted path that is a link, a directory or a special file is remembered, so that a missing
+///   metadata file can be reported as what it is instead of as an incomplete download.
 struct MetadataScan {
     var entries: [ArchiveEntry] = []
     var files: [String: [UInt8]] = [:]
+    /// Wanted paths that are not regular files, with what they are.
+    var notFiles: [String: String] = [:]
+    private(set) var heldBytes = 0
 
     /// The paths of regular files.
     var filePaths: Set<String> { Set(entries.lazy.filter(\.isFile).map(\.path)) }
 
-    init(_ reader: ArchiveReader, path: String, want: (String) -> Bool) throws {
+    init(_ reader: ArchiveReader, path: String, want: (String) -> Bool,
+         consume: ((String, [UInt8]) throws -> Bool)? = nil) throws {
+        var digests: [String: (count: Int, hash: Int)] = [:]
+        let limit = reader.limits.maxHeldBytes
         do {
             try reader.forEachEntry { member in
                 entries.append(member.entry)
-                if member.entry.isFile && want(member.entry.path) { files[member.entry.path] = try member.read() }
+                let p = member.entry.path
+                guard want(p) else { return }
+                guard member.entry.isFile else {
+                    notFiles[p] = MetadataScan.describe(member.entry.kind)
+                    return
+                }
+                let bytes = try member.read()
+                let digest = (bytes.count, bytes.hashValue)
+                if let earlier = digests[p] {
+                    guard earlier == digest else {
+                        throw ImageCollectionError.badMetadata(
+                            path: path, member: p, line: nil, expected: "each member path once (or repeated with the same content)",
+                            found: "two different members at this path (\(earlier.count) and \(bytes.count) bytes): which one is meant is unknown")
+                    }
+                    return
+                }
+                digests[p] = digest
+                if let consume, try consume(p, bytes) { return }
+                if bytes.count > limit - heldBytes {
+                    throw ImageCollectionError.damaged(
+                        path: path, reason: ArchiveError.tooMuchHeld(archive: path, what: "metadata members", limit: limit).description)
+                }
+                heldBytes += bytes.count
+                files[p] = bytes
             }
         } catch let error as ArchiveError {
             throw ImageCollectionError.damaged(path: path, reason: archiveReason(error))
         }
     }
+
+    static func describe(_ kind: ArchiveEntry.Kind) -> String {
+        switch kind {
+        case .file: return "a regular file"
+        case .directory: return "a directory"
+        case .symlink(let target): return "a symbolic link to \"\(FileNumbers.excerpt(target))\" (links are not followed)"
+        case .hardlink(let target): return "a hard link to \"\(FileNumbers.excerpt(target))\" (links are not followed)"
+        case .other: return "a special file (FIFO, device or socket)"
+        }
+    }
+
+    /// The error for a metadata member that is absent: what stands at its path when something
+    /// does (a link, a FIFO), else `missing`.
+    func absent(_ member: String, path: String, _ missing: ImageCollectionError) -> ImageCollectionError {
+        guard let what = notFiles[member] else { return missing }
+        return .badMetadata(path: path, member: member, line: nil, expected: "a regular file",
+                            found: what + "; re-pack the archive with the real file at this path")
+    }
 }
 
 /// Metadata text: lines split on whitespace, blank lines dropped, CRLF and a UTF-8 BOM tolerated.
+///
+/// Lines are split on the byte 0x0A and a trailing 0x0D is dropped: a Swift `String` treats "\r\n"
+/// as one Character, so splitting the text on "\n" would never split a CRLF file. Only the bytes
+/// and 16 bytes per non-blank line are kept; the fields of a line are made when it is visited.
 struct MetadataText {
     let path: String
     let member: String
-    /// (1-based line number, fields).
-    let lines: [(number: Int, fields: [Substring])]
+    private let bytes: [UInt8]
+    private let separators: [Bool]
+    /// (1-based line number, byte offset of the line's start) of every non-blank line.
+    private let starts: [(number: Int, start: Int)]
 
     init(_ bytes: [UInt8], path: String, member: String, separators: Set<Character> = [" ", "\t"]) {
         self.path = path
         self.member = member
-        var text = String(decoding: bytes, as: UTF8.self)
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        var out: [(Int, [Substring])] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            let fields = line.split(whereSeparator: { separators.contains($0) })
-            if !fields.isEmpty { out.append((i + 1, fields)) }
+        var table = [Bool](repeating: false, count: 256)
+        for c in separators { if let a = c.asciiValue { table[Int(a)] = true } }
+        table[0x0D] = true   // a CR is never part of a field
+        self.separators = table
+        var body = bytes
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body.removeFirst(3) }
+        var starts: [(Int, Int)] = []
+        var number = 1, lineStart = 0, blank = true
+        for (i, b) in body.enumerated() {
+            if b == 0x0A {
+                if !blank { starts.append((number, lineStart)) }
+                number += 1; lineStart = i + 1; blank = true
+            } else if blank && !table[Int(b)] {
+                blank = false
+            }
         }
-        lines = out
+        if !blank { starts.append((number, lineStart)) }
+        self.bytes = body
+        self.starts = starts
     }
 
+    /// The non-blank lines: (1-based line number, fields).
+    var lines: LazyMapSequence<[(number: Int, start: Int)], (number: Int, fields: [Substring])> {
+        starts.lazy.map { ($0.number, self.fields(at: $0.start)) }
+    }
+
+    var isEmpty: Bool { starts.isEmpty }
+
+    private func fields(at start: Int) -> [Substring] {
+        var end = start
+        while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+        var out: [Substring] = []
+        var i = start
+        while i < end {
+            while i < end && separators[Int(bytes[i])] { i += 1 }
+            let fieldStart = i
+            while i < end && !separators[Int(bytes[i])] { i += 1 }
+            if i > fieldStart { out.append(Substring(String(decoding: bytes[fieldStart..<i], as: UTF8.self))) }
+        }
+        return out
+    }
+
+    /// A refusal naming the member and line; `found` is quoted as a short excerpt.
     func bad(_ line: Int, _ expected: String, _ found: some StringProtocol) -> ImageCollectionError {
-        .badMetadata(path: path, member: member, line: line, expected: expected, found: "\"\(found.prefix(120))\"")
+        .badMetadata(path: path, member: member, line: line, expected: expected, found: "\"\(FileNumbers.excerpt(found))\"")
     }
 
     func int(_ field: Substring, line: Int, _ what: String) throws -> Int {
@@ -186,8 +279,11 @@ struct MetadataText {
         return v
     }
 
+    /// A finite number of magnitude at most 10⁹ (pixel coordinates; no image is that large).
     func double(_ field: Substring, line: Int, _ what: String) throws -> Double {
-        guard let v = Double(field), v.isFinite else { throw bad(line, what + " (a finite number)", field) }
+        guard let v = Double(field), v.isFinite, abs(v) <= 1e9 else {
+            throw bad(line, what + " (a finite number of magnitude at most 1e9)", field)
+        }
         return v
     }
 }

@@ -190,9 +190,24 @@ final class Materializer {
         let masks = maskTargets[archive] ?? [:]
         var lastMember = "the start of the archive"
         var seenMasks = Set<String>()
+        // Members already taken, by path: a later member at the same path with other content makes
+        // the records using it ambiguous, and they are skipped (an appended tar that changed a file).
+        var taken: [String: (targets: [Int], count: Int, hash: Int)] = [:]
+        let heldLimit = reader.limits.maxHeldBytes
         do {
             try reader.forEachEntry { member in
                 let path = member.entry.path
+                if let earlier = taken[path] {
+                    guard member.entry.isFile, let again = try? member.read(),
+                          again.count == earlier.count, again.hashValue == earlier.hash else {
+                        for t in earlier.targets {
+                            fail(t, archive: archive, member: path,
+                                 "the archive holds two different members at this path; which one is meant is unknown")
+                        }
+                        return
+                    }
+                    return
+                }
                 let forImage = images ? imageTargets[path] : nil
                 let forMask = masks[path]
                 guard forImage != nil || forMask != nil else { return }
@@ -212,8 +227,17 @@ final class Materializer {
                     seenMasks.insert(path)
                     pendingMasks.append(MaskJob(archive: archive, member: path, bytes: bytes, targets: forMask))
                 }
+                taken[path] = ((forImage ?? []) + (forMask ?? []), bytes.count, bytes.hashValue)
                 pendingBytes += bytes.count
                 if pendingImages.count >= batchImages || pendingBytes >= batchBytes { flush() }
+                // Masks that arrive long before their images wait in memory: cap what waits.
+                if pendingBytes > heldLimit {
+                    let reason = ArchiveError.tooMuchHeld(archive: archive, what: "mask members waiting for their images",
+                                                          limit: heldLimit).description
+                    for job in pendingMasks { for t in job.targets { fail(t, archive: archive, member: job.member, reason) } }
+                    pendingMasks = []
+                    pendingBytes = 0
+                }
             }
         } catch {
             let reason = "the archive is damaged after \(lastMember), so this member was never reached: \(shortReason(error))"
@@ -320,6 +344,16 @@ final class Materializer {
         do {
             if case .paletteObject = records[targets[0]].mask {
                 let indexed = try RGBImage.decodePNGIndices(bytes: job.bytes, name: name)
+                // Every object index in the segmentation (0 is background, 255 the void border) must
+                // name an object of the annotation; otherwise the two files disagree.
+                var present = [Bool](repeating: false, count: 256)
+                for i in indexed.indices { present[Int(i)] = true }
+                let objects = targets.compactMap { records[$0].segmentObjects }.max() ?? 254
+                if let stray = (1..<255).first(where: { present[$0] && $0 > objects }) {
+                    return targets.map { ($0, .failure(RecordFailure(
+                        "the segmentation holds object index \(stray) but the annotation lists \(objects) objects")))
+                    }
+                }
                 planes = (indexed.width, indexed.height, { record in
                     guard case let .paletteObject(_, index) = record.mask else { return [] }
                     return indexed.indices.map { Int($0) == index ? 1 : 0 }

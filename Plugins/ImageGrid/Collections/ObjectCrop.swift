@@ -39,7 +39,16 @@ enum ObjectCrop {
         guard b.isValid else {
             return .failure(RecordFailure("the box \(b) is empty or not finite"))
         }
-        func inside(_ v: Double) -> Int { Int((v - 0.5).rounded(.up)) }
+        // Every corner must lie in the image, up to one pixel of annotation rounding (ImageNet boxes
+        // with xmax = width, 0-based inclusive): a box partly or wholly outside, or with negative
+        // coordinates, says the annotation does not belong to this image. The check also bounds every
+        // coordinate before it becomes an Int.
+        let tolerance = 1.0
+        guard b.x0 >= -tolerance, b.y0 >= -tolerance, b.x1 <= Double(width) + tolerance, b.y1 <= Double(height) + tolerance else {
+            return .failure(RecordFailure("the box \(b) extends outside the \(width)×\(height) image "
+                + "(or has negative coordinates); the annotation does not match the image"))
+        }
+        func inside(_ v: Double) -> Int { FileNumbers.clampedInt((v - 0.5).rounded(.up), in: -1...(max(width, height) + 1)) ?? 0 }
         let object = PixelBox(x0: max(0, inside(b.x0)), y0: max(0, inside(b.y0)),
                               x1: min(width, inside(b.x1)), y1: min(height, inside(b.y1)))
         guard object.width > 0 && object.height > 0 else {

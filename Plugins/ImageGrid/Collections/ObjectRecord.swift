@@ -39,8 +39,10 @@ public struct ObjectBox: Equatable, Hashable, Sendable, Codable, CustomStringCon
     func scaledPixels(_ scale: Double) -> PixelBox {
         let cx = (x0 + x1) / 2, cy = (y0 + y1) / 2
         let hw = scale * width / 2, hh = scale * height / 2
-        func lo(_ v: Double) -> Int { Int((v + 1e-9).rounded(.down)) }
-        func hi(_ v: Double) -> Int { Int((v - 1e-9).rounded(.up)) }
+        // Clamped far outside any image (callers clamp to the image next): a huge box or scale must
+        // not reach Int(Double), which is undefined beyond 2⁶³ in a release build.
+        func lo(_ v: Double) -> Int { FileNumbers.clampedInt((v + 1e-9).rounded(.down), in: -(1 << 40)...(1 << 40)) ?? 0 }
+        func hi(_ v: Double) -> Int { FileNumbers.clampedInt((v - 1e-9).rounded(.up), in: -(1 << 40)...(1 << 40)) ?? 0 }
         return PixelBox(x0: lo(cx - hw), y0: lo(cy - hh), x1: hi(cx + hw), y1: hi(cy + hh))
     }
 }
@@ -74,6 +76,9 @@ public struct ObjectRecord: Equatable, Sendable {
     public var cropScale: Double
     public var mask: MaskSource
     public var split: Split
+    /// For a `.paletteObject` mask: how many objects the image's annotation lists, so that a
+    /// segmentation naming an index beyond them is recognised as inconsistent.
+    public var segmentObjects: Int? = nil
 
     public init(id: String, imageMember: String, objectIndex: Int = 0, label: Int, box: ObjectBox,
                 cropScale: Double, mask: MaskSource, split: Split) {

@@ -33,14 +33,18 @@ enum TinyImageNetFormat: CollectionFormat {
         }
         guard let wnidsMember = scan.files.keys.filter({ $0.lastComponent == "wnids.txt" })
             .min(by: { $0.split(separator: "/").count < $1.split(separator: "/").count }) else {
-            throw ImageCollectionError.missingMetadata(path: path, format: name, member: "tiny-imagenet-200/wnids.txt",
-                                                       hint: "tiny-imagenet-200.zip has wnids.txt at its top folder: is the download complete?")
+            let standIn = scan.notFiles.keys.filter { $0.lastComponent == "wnids.txt" }.min() ?? "tiny-imagenet-200/wnids.txt"
+            throw scan.absent(standIn, path: path, .missingMetadata(path: path, format: name, member: "tiny-imagenet-200/wnids.txt",
+                                                       hint: "tiny-imagenet-200.zip has wnids.txt at its top folder: is the download complete?"))
         }
         let root = wnidsMember.parentPath
         let wnidsText = MetadataText(scan.files[wnidsMember]!, path: path, member: wnidsMember)
         var wnids: [String] = []
+        var seen = Set<String>()
         for (n, f) in wnidsText.lines {
-            guard f.count == 1, !wnids.contains(String(f[0])) else { throw wnidsText.bad(n, "one synset id per line, each once", f.joined(separator: " ")) }
+            guard f.count == 1, seen.insert(String(f[0])).inserted else {
+                throw wnidsText.bad(n, "one synset id per line, each once", f.joined(separator: " "))
+            }
             wnids.append(String(f[0]))
         }
         guard !wnids.isEmpty else { throw wnidsText.bad(1, "at least one synset id", "an empty file") }
@@ -58,7 +62,8 @@ enum TinyImageNetFormat: CollectionFormat {
             let member = memberPath(root, "train/\(wnid)/\(wnid)_boxes.txt")
             guard let bytes = scan.files[member] else {
                 skipped.append(SkippedRecord(id: "\(fileName):\(memberPath(root, "train/\(wnid)/images"))/*#0", archive: path, member: member,
-                                             reason: "no box file for class \(wnid): its training images are left out"))
+                                             reason: (scan.notFiles[member].map { "the box file is \($0)" } ?? "no box file for class \(wnid)")
+                                                + ": its training images are left out"))
                 continue
             }
             let t = MetadataText(bytes, path: path, member: member, separators: ["\t", " "])

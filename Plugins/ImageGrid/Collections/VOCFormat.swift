@@ -30,6 +30,10 @@ enum VOCFormat: CollectionFormat {
         return folders.contains(String(parts[i + 1]))
     }
 
+    static func isAnnotation(_ member: String) -> Bool {
+        member.hasSuffix(".xml") && member.parentPath.hasSuffix("/Annotations")
+    }
+
     /// The VOC root (the folder holding Annotations/ and ImageSets/): VOC2012's when several are present.
     static func root(_ paths: [String]) -> String? {
         let roots = Set(paths.compactMap { p -> String? in
@@ -40,67 +44,81 @@ enum VOCFormat: CollectionFormat {
     }
 
     static func list(path: String, reader: ArchiveReader, options: ImageOptions) throws -> CollectionListing {
-        let scan = try MetadataScan(reader, path: path) { member in
-            (member.hasSuffix(".xml") && member.parentPath.hasSuffix("/Annotations"))
-                || member.hasSuffix("/ImageSets/Main/train.txt") || member.hasSuffix("/ImageSets/Main/val.txt")
-        }
-        guard let root = root(Array(scan.files.keys)) else {
+        let fileName = CollectionListing.fileName(path)
+        var parsed: [String: Result<XMLAnnotation, Error>] = [:]
+        let scan = try MetadataScan(reader, path: path, want: { member in
+            isAnnotation(member) || member.hasSuffix("/ImageSets/Main/train.txt") || member.hasSuffix("/ImageSets/Main/val.txt")
+        }, consume: { member, bytes in
+            guard isAnnotation(member) else { return false }
+            parsed[member] = Result { try XMLAnnotation(bytes: bytes, name: "\(fileName):\(member)") }
+            return true
+        })
+        guard let root = root(Array(scan.files.keys) + Array(scan.notFiles.keys)) else {
             throw ImageCollectionError.missingMetadata(
                 path: path, format: name, member: "VOCdevkit/VOC2012/ImageSets/Main/train.txt",
                 hint: "VOCtrainval_11-May-2012.tar holds VOCdevkit/VOC2012/{Annotations, JPEGImages, ImageSets/Main}: is the download complete?")
         }
-        var splitOf: [String: Split] = [:]
+        // Image sets: one image id per line, each in one split.
+        var splitOf: [String: (split: Split, member: String, line: Int)] = [:]
         for (file, split) in [("train.txt", Split.train), ("val.txt", .test)] {
             let member = memberPath(root, "ImageSets/Main/" + file)
             guard let bytes = scan.files[member] else {
-                throw ImageCollectionError.missingMetadata(path: path, format: name, member: member,
-                                                           hint: "VOC's ImageSets/Main has train.txt and val.txt: is the download complete?")
+                throw scan.absent(member, path: path, .missingMetadata(path: path, format: name, member: member,
+                                                                       hint: "VOC's ImageSets/Main has train.txt and val.txt: is the download complete?"))
             }
-            for (_, fields) in MetadataText(bytes, path: path, member: member).lines { splitOf[String(fields[0])] = split }
+            let text = MetadataText(bytes, path: path, member: member)
+            for (n, fields) in text.lines {
+                guard fields.count == 1 else { throw text.bad(n, "one image id per line", fields.joined(separator: " ")) }
+                let id = String(fields[0])
+                if let earlier = splitOf[id], earlier.split != split {
+                    throw text.bad(n, "an image id not already listed in \(earlier.member.lastComponent) (line \(earlier.line))", id)
+                }
+                splitOf[id] = (split, member, n)
+            }
         }
         let files = scan.filePaths
-        let fileName = CollectionListing.fileName(path)
-        let annotations = scan.files.keys.filter { $0.hasPrefix(root + "/Annotations/") }.sorted()
         var records: [ObjectRecord] = []
         var skipped: [SkippedRecord] = []
         var withSegments = 0
-        for xmlMember in annotations {
+        // Listed images without an annotation are reported, not silently dropped.
+        for (id, place) in splitOf.sorted(by: { $0.key < $1.key }) where parsed[memberPath(root, "Annotations/\(id).xml")] == nil {
+            skipped.append(SkippedRecord(id: "\(fileName):\(memberPath(root, "JPEGImages/\(id).jpg"))#*", archive: path, member: place.member,
+                                         reason: "line \(place.line) lists image \(FileNumbers.excerpt(id)), but the archive has no "
+                                            + "Annotations/\(FileNumbers.excerpt(id)).xml"))
+        }
+        for (xmlMember, result) in parsed.sorted(by: { $0.key < $1.key }) where xmlMember.hasPrefix(root + "/Annotations/") {
             let stem = xmlMember.lastComponent.deletingExtension
-            guard let split = splitOf[String(stem)] else { continue }
-            let document: XMLElement
-            do {
-                document = try XML.parse(bytes: scan.files[xmlMember]!, name: "\(fileName):\(xmlMember)")
-            } catch {
+            guard let split = splitOf[String(stem)]?.split else { continue }
+            let annotation: XMLAnnotation
+            switch result {
+            case .success(let a): annotation = a
+            case .failure(let error):
                 skipped.append(SkippedRecord(id: "\(fileName):\(xmlMember)#*", archive: path, member: xmlMember,
-                                             reason: "the annotation cannot be read: \(error)"))
+                                             reason: "the annotation cannot be read: \(FileNumbers.clause("\(error)"))"))
                 continue
             }
-            let file = document.element("filename")?.text ?? ""
-            let imageMember = memberPath(root, "JPEGImages/" + (file.isEmpty ? stem + ".jpg" : file))
+            let imageMember = memberPath(root, "JPEGImages/" + (annotation.filename ?? stem + ".jpg"))
             let segmentMember = memberPath(root, "SegmentationObject/\(stem).png")
             let hasSegments = files.contains(segmentMember)
-            for (k, object) in document.children(named: "object").enumerated() {
+            for (k, result) in annotation.objects.enumerated() {
                 let id = "\(fileName):\(imageMember)#\(k)"
                 func skip(_ reason: String) { skipped.append(SkippedRecord(id: id, archive: path, member: xmlMember, reason: reason)) }
-                let box: ObjectBox
-                let label: Int
-                do {
-                    let className = try object.string("name")
-                    guard let l = classNames.firstIndex(of: className) else {
-                        skip("object \(k + 1) has class '\(className)', not one of the 20 VOC classes"); continue
-                    }
-                    label = l
-                    if object.child(named: "difficult")?.text == "1" && !options.includeDifficult { continue }
-                    let b = try object.required("bndbox")
-                    box = ObjectBox(x0: try b.double("xmin") - 1, y0: try b.double("ymin") - 1,
-                                    x1: try b.double("xmax"), y1: try b.double("ymax"))
-                } catch {
-                    skip("object \(k + 1): \(error)"); continue
+                let object: XMLAnnotation.Object
+                switch result {
+                case .success(let o): object = o
+                case .failure(let error): skip("object \(k + 1): \(FileNumbers.clause("\(error)"))"); continue
                 }
+                guard let label = classNames.firstIndex(of: object.name) else {
+                    skip("object \(k + 1) has class '\(FileNumbers.excerpt(object.name))', not one of the 20 VOC classes"); continue
+                }
+                if object.difficult && !options.includeDifficult { continue }
+                let box = ObjectBox(x0: object.xmin - 1, y0: object.ymin - 1, x1: object.xmax, y1: object.ymax)
                 if hasSegments { withSegments += 1 }
-                records.append(ObjectRecord(id: id, imageMember: imageMember, objectIndex: k, label: label, box: box,
-                                            cropScale: cropScale, mask: hasSegments ? .paletteObject(member: segmentMember, index: k + 1) : .box,
-                                            split: split))
+                var record = ObjectRecord(id: id, imageMember: imageMember, objectIndex: k, label: label, box: box,
+                                          cropScale: cropScale, mask: hasSegments ? .paletteObject(member: segmentMember, index: k + 1) : .box,
+                                          split: split)
+                record.segmentObjects = annotation.objects.count
+                records.append(record)
             }
         }
         var listing = CollectionListing(
