@@ -33,7 +33,7 @@ let package = Package(
         // libjpeg and libpng report errors by longjmp, which Swift cannot catch: a small C shim
         // turns every error and warning into a return code and a message.
         .target(name: "_CImageCodecs", path: "Datasets/_CImageCodecs",
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
 
         // MARK: - Core engine
         .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite"], path: "Core/KDCore"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KDCore
+import KDDatasets
 
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +46,12 @@ struct AnalyzeCommand: ParsableCommand {
         let chosen: ModalityPlugin
         if let name = plugin { chosen = try registry.plugin(named: name) }
         else {
-            let found = try registry.recognise(data)
+            let found: (plugin: ModalityPlugin, format: String)
+            do { found = try registry.recognise(data) } catch {
+                // Say what is wrong with a damaged download rather than only that nobody recognises it.
+                if let damage = ArchiveReader.diagnose(path: data) { throw Unrecognised(plugins: "\(error)", archive: "\(damage)") }
+                throw error
+            }
             chosen = found.plugin
             FileHandle.standardError.write(Data("\(data): recognised as \(found.format) by plugin \(chosen.name)\n".utf8))
         }
@@ -63,4 +69,11 @@ struct AnalyzeCommand: ParsableCommand {
         study.apply(to: &config, plugin: chosen, family: family)
         _ = try StudyRunner.run(config: config, family: family, plugin: chosen, data: source, folder: URL(fileURLWithPath: output))
     }
+}
+
+/// Nothing recognised the data, and read as an archive it is damaged or of another kind: both are said.
+struct Unrecognised: Error, CustomStringConvertible {
+    let plugins: String
+    let archive: String
+    var description: String { plugins + "\nRead as an archive: " + archive }
 }

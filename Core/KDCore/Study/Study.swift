@@ -60,6 +60,9 @@ public final class Study {
             return try body()
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // One run per folder at a time: a second process is refused, not allowed to corrupt the store.
+        let lock = try RunFolderLock(folder: folder.path)
+        defer { lock.release() }
         let c = config
         let store = try ResultsStore(path: folder.appendingPathComponent("results.sqlite").path)
         defer { store.close() }

@@ -26,9 +26,13 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
     case unknownTensor(String, knownSlots: [String])
     /// A state tensor's shape differs from its parameter's (or a step count is not a scalar).
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
+    /// A step count that is not a whole number in 1…2²⁴.
+    case invalidStep(tensor: String, found: String)
 
     public var description: String {
         switch self {
+        case let .invalidStep(name, found):
+            return "optimiser state \(name) is \(found), expected a whole number of steps from 1 to 16777216; the state file is damaged"
         case let .unknownTensor(name, slots):
             return "optimiser state tensor '\(name)' is not '<parameter>.<slot>' for a parameter of this model "
                 + "with slot one of \(slots.joined(separator: ", ")); was the state written for another model or optimiser?"
@@ -233,11 +237,11 @@ public final class Adam: Optimizer {
             for slot in Adam.slots where slots[slot] == nil {
                 throw OptimizerStateError.unknownTensor(param + "." + slot + " (missing)", knownSlots: Adam.slots)
             }
-            let t = slots["step"]![0]
-            guard t >= 1, t == t.rounded() else {
-                throw OptimizerStateError.shapeMismatch(tensor: param + ".step", expected: [], found: [Int(t)])
+            // A step count read from a file: a whole number in 1…2²⁴ (exact in Float) before it becomes an Int.
+            guard let t = FileNumbers.int(exactly: slots["step"]![0], in: 1...(1 << 24)) else {
+                throw OptimizerStateError.invalidStep(tensor: param + ".step", found: "\(slots["step"]![0])")
             }
-            restored[param] = Moments(m: slots["exp_avg"]!.copy(), v: slots["exp_avg_sq"]!.copy(), t: Int(t))
+            restored[param] = Moments(m: slots["exp_avg"]!.copy(), v: slots["exp_avg_sq"]!.copy(), t: t)
         }
         moments = restored
     }

@@ -183,6 +183,9 @@ extension Trainer {
                 throw CheckpointError.unexpectedTensor(file: file, tensor: "optimizer/" + name, shape: shape)
             case let .shapeMismatch(name, expected, found):
                 throw CheckpointError.shapeMismatch(file: file, tensor: "optimizer/" + name, expected: expected, found: found)
+            case let .invalidStep(name, found):
+                throw CheckpointError.invalidEntry(file: file, tensor: "optimizer/" + name,
+                                                   reason: "step \(found) is not a whole number of steps from 1 to 16777216")
             }
         }
     }
