@@ -94,6 +94,111 @@ private func rowSample(_ values: [Float], id: String = "x") -> Sample {
         }
     }
 
+    /// The `direct` parameterisation against its exact optimum, clamp included. With one fixed noise batch D
+    /// (K × U) fed at every step, f = diag(w) x, φ = identity and R = mean over U units, the loss is
+    /// deterministic and separable:
+    /// ```
+    /// δ_f²  = τ² Σ_j w_j² A_j / (K U),      A_j = Σ_k D_kj²
+    /// L(σ)  = Σ_j w_j² A_j σ_j² / (K U δ_f²) − (α/U) Σ_j (log σ_j + ½ log 2πe)
+    /// σ_j*  = √(α K δ_f² / (2 w_j² A_j)),   clamped to [0.001, 1]
+    /// ```
+    /// Each term is convex in σ_j, so projected gradient descent converges to clamp(σ_j*). w spans five orders
+    /// of magnitude: unit 0's optimum (≈ 3e-5) is below the clamp, unit 4's (≈ 3) above, units 1-3 inside
+    /// (0.04 ... 0.19). lr 3e-3 keeps the stiffest interior unit stable (curvature 2α/(Uσ*²) ≈ 280, lr·280 < 2).
+    @Test func directConvergesToTheClampedClosedFormOptimum() throws {
+        let w: [Float] = [1000, 0.5, 0.3, 0.1, 0.01]
+        let u = w.count, k = 16
+        var g = SeededGenerator(seed: 9)
+        var batch = [Float](repeating: 0, count: k * u)
+        g.fillGaussian(&batch, count: k * u)
+        struct Fixed: EntropyNoiseSource {
+            let values: [Float]
+            func fill(_ buffer: UnsafeMutablePointer<Float>, count: Int, step: Int) {
+                values.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: count) }
+            }
+        }
+        var s = EntropySettings()
+        s.featureTransform = .identity
+        s.pinning = nil
+        s.alpha = 1
+        s.tau = 1e-4
+        s.noiseSamples = k
+        s.learningRate = 3e-3
+        s.steps = 3000
+        let engine = try EntropyEngine(model: diagonalModel(w), tap: "fc", settings: s)
+        // x = 0, so x + σδ carries σδ without the rounding of a sum with x (τδ ≈ 1e-4 would lose 1e-3 of itself).
+        let map = try engine.analyse(rowSample([0, 0, 0, 0, 0]), workspace: engine.makeWorkspace(),
+                                     noise: Fixed(values: batch))
+        let a = (0..<u).map { j in (0..<k).reduce(0.0) { $0 + Double(batch[$1 * u + j]) * Double(batch[$1 * u + j]) } }
+        let tau = Double(s.tau)
+        let deltaF2 = (0..<u).reduce(0.0) { $0 + Double(w[$1]) * Double(w[$1]) * a[$1] } * tau * tau / Double(k * u)
+        expectClose(map.sigmaF2, deltaF2, tol: 1e-5 * deltaF2, "δ_f²")
+        var clampedLow = 0, clampedHigh = 0
+        for j in 0..<u {
+            let optimum = (Double(s.alpha) * Double(k) * deltaF2 / (2 * Double(w[j] * w[j]) * a[j])).squareRoot()
+            let sigma = min(max(optimum, Double(s.sigmaMin)), Double(s.sigmaMax))
+            if optimum < Double(s.sigmaMin) { clampedLow += 1 }
+            if optimum > Double(s.sigmaMax) { clampedHigh += 1 }
+            print("unit \(j): σ* = \(optimum), engine σ = \(exp(Double(map.entropies[j]) - EntropyEngine.gaussianEntropyOffset))")
+            expectClose(Double(map.entropies[j]), log(sigma) + EntropyEngine.gaussianEntropyOffset, tol: 1e-4,
+                        "H[\(j)] (σ* = \(optimum))")
+        }
+        #expect(clampedLow == 1 && clampedHigh == 1, "the test must exercise both bounds")
+        #expect(map.lossFlattened)
+    }
+
+    /// Method.md §8 with a scale that is not a power of two, so the rescaled weights are rounded: layer L's
+    /// weights and bias ×3 (or ×⅓) and layer L+1's weights ×⅓ (or ×3), under the authors' settings (`direct`,
+    /// pinning on, early stop). The maps at L and above agree to 1e-4 nats: the rounding of the rescaled
+    /// weights (≈ 6e-8 relative) moves σ by about that much over 80 steps, far inside it. The pinned step is the
+    /// same and δ_f² at L scales by 9 (or 1/9).
+    @Test(arguments: [Float(3), Float(1) / 3]) func coherencyWithANonPowerOfTwoScale(_ c: Float) throws {
+        func mlp() -> Model {
+            var g = SeededGenerator(seed: 5)
+            return Model(name: "mlp", inputShape: [4, 3], layers: [
+                ("flatten", Flatten()),
+                ("fc1", Linear(12, 16, generator: &g)), ("relu1", ReLU()),
+                ("fc2", Linear(16, 16, generator: &g)), ("relu2", ReLU()),
+                ("fc3", Linear(16, 6, generator: &g)), ("relu3", ReLU()),
+            ])
+        }
+        let original = mlp(), rescaled = mlp()
+        let fc1 = rescaled.body.layers[1].1 as! Linear, fc2 = rescaled.body.layers[3].1 as! Linear
+        for i in 0..<fc1.weight.value.count { fc1.weight.value[i] *= c }
+        for i in 0..<fc1.bias!.value.count { fc1.bias!.value[i] *= c }
+        for i in 0..<fc2.weight.value.count { fc2.weight.value[i] *= 1 / c }
+        let sample = Sample(id: "s", input: randomTensor([4, 3], seed: 11), units: .rows(4, width: 3),
+                            foreground: [true, true, false, false], label: 0)
+        let s = EntropySettings()
+        #expect(s.parameterization == .direct && s.pinning?.earlyStop == true)
+        for tap in ["relu1", "relu2", "relu3"] {
+            let a = try EntropyEngine(model: original, tap: tap, settings: s)
+            let b = try EntropyEngine(model: rescaled, tap: tap, settings: s)
+            let ma = try a.analyse(sample, workspace: a.makeWorkspace())
+            let mb = try b.analyse(sample, workspace: b.makeWorkspace())
+            let spread = ma.entropies.max()! - ma.entropies.min()!
+            #expect(spread > 0.01, "tap \(tap): a flat map cannot show a change (\(ma.entropies))")
+            #expect(ma.chosenStep == mb.chosenStep, "tap \(tap): pinned steps \(ma.chosenStep) vs \(mb.chosenStep)")
+            let worst = zip(ma.entropies, mb.entropies).map { abs($0 - $1) }.max()!
+            print("coherency ×\(c) tap \(tap): max |ΔH| = \(worst) nats, pinned step \(ma.chosenStep)")
+            expectClose(mb.entropies, ma.entropies, rtol: 0, atol: 1e-4, "tap \(tap), scale \(c)")
+            let ratio = tap == "relu1" ? Double(c * c) : 1
+            expectClose(mb.sigmaF2, ratio * ma.sigmaF2, tol: 1e-4 * ratio * ma.sigmaF2, "δ_f² at \(tap)")
+        }
+    }
+
+    @Test func convergenceIsJudgedAtTheChosenStep() {
+        // A loss falling 1 % a step is not flat; one that has stopped is; a step without 2w of history is not.
+        let falling = (0..<80).map { 100 * pow(0.99, Double($0)) }
+        let settled = (0..<80).map { $0 < 40 ? 100 - Double($0) : 60 }
+        #expect(EntropyEngine.flatWindow(steps: 80) == 8)
+        #expect(!EntropyEngine.flattened(falling, at: 79, window: 8, tolerance: 0.02))
+        #expect(EntropyEngine.flattened(settled, at: 79, window: 8, tolerance: 0.02))
+        #expect(!EntropyEngine.flattened(settled, at: 30, window: 8, tolerance: 0.02))
+        #expect(!EntropyEngine.flattened(settled, at: 14, window: 8, tolerance: 0.02))
+        #expect(EntropyEngine.flattened(settled, at: 55, window: 8, tolerance: 0.02))
+    }
+
     @Test func parallelAnalysisEqualsSerialAndIsDeterministic() throws {
         var g = SeededGenerator(seed: 3)
         let model = Model(name: "m", inputShape: [6, 2], layers: [

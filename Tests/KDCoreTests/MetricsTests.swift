@@ -361,7 +361,8 @@ private func input(_ r: MetricsReport, _ id: String) -> MetricsReport.InputMetri
         MetricEstimate(value: v, count: 50, standardError: se, ci95Lower: nil, ci95Upper: nil)
     }
 
-    @Test func verdicts() throws {
+    /// The older unpaired reading, kept in `unpairedVerdict`: |S − B| > margin · √(SE_S² + SE_B²).
+    @Test func unpairedVerdicts() throws {
         let base = try KnowledgeMetrics.report(maps: try mapSet(fixture), settings: settings())
         var s = base, b = base
         // H1: N_fg 10 ± 1 vs 7 ± 1 (3 > √2), λ 0.6 ± 0.01 vs 0.5 ± 0.01 → supported.
@@ -370,21 +371,24 @@ private func input(_ r: MetricsReport, _ id: String) -> MetricsReport.InputMetri
         // H2: D_mean 1.0 vs 1.05, SE 0.1 each (0.05 < 0.14) → inconclusive, though D_var is clearly lower.
         s.distanceMean = estimate(1.0, 0.1); b.distanceMean = estimate(1.05, 0.1)
         s.distanceVariance = estimate(0.1, 0.01); b.distanceVariance = estimate(0.5, 0.01)
-        // H3: ρ 0.3 vs 0.5 ± 0.01 → the opposite of the prediction: not supported.
+        // H3: ρ 0.3 vs 0.5 ± 0.01 → the opposite of the prediction.
         s.rho = estimate(0.3, 0.01); b.rho = estimate(0.5, 0.01)
         let h = try Hypotheses.evaluate(student: s, baseline: b)
-        #expect(h.map(\.verdict) == [.supported, .inconclusive, .notSupported])
-        #expect(h[1].comparisons.map(\.verdict) == [.inconclusive, .supported])
+        let unpaired = h.map { Hypotheses.combine($0.comparisons.map(\.unpairedVerdict)) }
+        #expect(unpaired == [.supported, .inconclusive, .contradicted])
+        #expect(h[1].comparisons.map(\.unpairedVerdict) == [.inconclusive, .supported])
+        // The per-input values are identical in s and b: the paired verdicts, which decide, are inconclusive.
+        #expect(h.allSatisfy { $0.verdict == .inconclusive })
         let nfg = h[0].comparisons[0]
         #expect(nfg.student == 10 && nfg.baseline == 7 && nfg.difference == 3)
         expectClose(nfg.combinedStandardError!, 2.0.squareRoot(), tol: 1e-12)
         // A wider margin turns the N_fg difference (3 < 2.5·√2) inconclusive.
-        #expect(try Hypotheses.evaluate(student: s, baseline: b, margin: 2.5)[0].verdict == .inconclusive)
+        #expect(try Hypotheses.evaluate(student: s, baseline: b, margin: 2.5)[0].comparisons[0].unpairedVerdict == .inconclusive)
         // A missing value or standard error is inconclusive, never a verdict.
         s.rho = nil
-        #expect(try Hypotheses.evaluate(student: s, baseline: b)[2].verdict == .inconclusive)
+        #expect(try Hypotheses.evaluate(student: s, baseline: b)[2].comparisons[0].unpairedVerdict == .inconclusive)
         s.rho = estimate(0.9, nil)
-        #expect(try Hypotheses.evaluate(student: s, baseline: b)[2].verdict == .inconclusive)
+        #expect(try Hypotheses.evaluate(student: s, baseline: b)[2].comparisons[0].unpairedVerdict == .inconclusive)
         // Reports computed under different settings are not compared.
         b.settings.threshold = 0.25
         #expect(throws: MetricsError.self) { try Hypotheses.evaluate(student: s, baseline: b) }

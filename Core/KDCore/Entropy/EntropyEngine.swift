@@ -94,7 +94,36 @@ public final class EntropyEngine: @unchecked Sendable {
     // MARK: - One input
 
     /// Analyses one sample. Throws ``EntropyError`` for an input that cannot be analysed.
-    public func analyse(_ sample: Sample, workspace ws: Workspace) throws -> EntropyResult {
+    ///
+    /// - Parameter noise: where the noise batches come from; nil (the default) is the engine's seeded
+    ///   generator, one stream per input id.
+    public func analyse(_ sample: Sample, workspace ws: Workspace, noise: (any EntropyNoiseSource)? = nil) throws -> EntropyResult {
+        try run(sample, ws, noise, recordTrace: false).result
+    }
+
+    /// Analyses one sample and returns, with the result, the record of every step (``EntropyTrace``).
+    public func trace(_ sample: Sample, workspace ws: Workspace, noise: (any EntropyNoiseSource)? = nil) throws
+        -> (result: EntropyResult, trace: EntropyTrace) {
+        let r = try run(sample, ws, noise, recordTrace: true)
+        return (r.result, r.trace!)
+    }
+
+    /// The absolute τ for an input: ``EntropySettings/tau``, times the sample standard deviation of the
+    /// input's elements (N − 1, in Double) under ``EntropySettings/TauScale/inputStandardDeviation``.
+    public func absoluteTau(for input: Tensor) -> Float {
+        guard settings.tauScale == .inputStandardDeviation else { return settings.tau }
+        let n = input.count
+        guard n > 1 else { return settings.tau }
+        var mean = 0.0
+        for i in 0..<n { mean += Double(input.data[i]) }
+        mean /= Double(n)
+        var ss = 0.0
+        for i in 0..<n { let d = Double(input.data[i]) - mean; ss += d * d }
+        return Float(Double(settings.tau) * (ss / Double(n - 1)).squareRoot())
+    }
+
+    private func run(_ sample: Sample, _ ws: Workspace, _ source: (any EntropyNoiseSource)?, recordTrace: Bool) throws
+        -> (result: EntropyResult, trace: EntropyTrace?) {
         let s = settings
         guard sample.input.shape == model.inputShape else {
             throw EntropyError.shapeMismatch(inputID: sample.id, expected: model.inputShape, found: sample.input.shape)
@@ -131,6 +160,10 @@ public final class EntropyEngine: @unchecked Sendable {
         let active = sample.roles.map { $0 != .ignored }
         let activeCount = active.reduce(0) { $0 + ($1 ? 1 : 0) }
         guard activeCount > 0 else { throw EntropyError.noAnalysedUnits(inputID: sample.id) }
+        func drawNoise(step: Int) {
+            if let source { source.fill(ws.noise.data, count: k * n, step: step) }
+            else { rng.fillGaussian(ws.noise.data, count: k * n) }
+        }
 
         // f* = f(x), φ(f*)
         ws.batch.resize([1] + inputShape)
@@ -146,11 +179,11 @@ public final class EntropyEngine: @unchecked Sendable {
         if ws.sigmaOfVariable.count != n { ws.sigmaOfVariable = [Float](repeating: 0, count: n) }
 
         // δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖² (mean over feature elements and over the K samples); τ is scaled
-        // by the input's standard deviation when the setting asks for it (Docs/Method.md §2).
+        // by the analysed input's standard deviation when the setting asks for it (Docs/Method.md §2).
         let x = ws.input.data
-        let tau = s.tauRelativeToInput ? s.tau * Self.standardDeviation(x, count: n) : s.tau
+        let tau = absoluteTau(for: ws.input)
         guard tau > 0, tau.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
-        rng.fillGaussian(ws.noise.data, count: k * n)
+        drawNoise(step: -1)
         for j in 0..<k {
             let b = ws.batch.data + j * n, d = ws.noise.data + j * n
             for v in 0..<n { b[v] = x[v] + tau * d[v] }
@@ -159,36 +192,45 @@ public final class EntropyEngine: @unchecked Sendable {
         guard sigmaF2 > 0, sigmaF2.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
 
         // σ (direct) or s = log σ (log), per unit
-        let sigma0 = s.tauRelativeToInput ? s.initialSigma * tau / s.tau : s.initialSigma
-        var param = [Float](repeating: s.parameterization == .direct ? sigma0 : Foundation.log(sigma0),
-                            count: unitCount)
+        // With τ relative to the input's spread, σ₀ is too (s starts at log(σ₀·std(x)), Docs/Method.md §2).
+        let direct = s.parameterization == .direct
+        let sigma0 = s.tauScale == .absolute ? s.initialSigma : s.initialSigma * tau / s.tau
+        var param = [Float](repeating: direct ? sigma0 : Foundation.log(sigma0), count: unitCount)
         var gradSigma = [Float](repeating: 0, count: unitCount)
+        var firstGradient: [Float] = []
         var adamM = [Float](repeating: 0, count: unitCount), adamV = [Float](repeating: 0, count: unitCount)
-        var sigmaHistory = [Float](repeating: 0, count: s.steps * unitCount)   // σ used at each step
+        var sigmaHistory = [Float](repeating: 0, count: s.steps * unitCount)      // σ used at each step
+        var logSigmaHistory = [Float](repeating: 0, count: s.steps * unitCount)   // its log (s itself for `log`)
         var meanH = [Double](repeating: 0, count: s.steps)
         var lossHistory = [Double](repeating: 0, count: s.steps)
         var featureHistory = [Double](repeating: 0, count: s.steps)
         var alphaHistory = [Float](repeating: 0, count: s.steps)
         var alpha = s.alpha
         var maxMeanH = -Double.infinity
+        var stepsRun = 0, stoppedEarly = false
         let rScale: Float = s.reduction == .mean ? 1 / Float(activeCount) : 1
-        let lr = s.effectiveLearningRate
+        let minusLR = -s.effectiveLearningRate
         let offset = Self.gaussianEntropyOffset
 
         for step in 0..<s.steps {
-            // σ for this step (clamped in the direct parameterisation) and its entropy
+            // σ for this step (clamped in place in the direct parameterisation) and its entropy
             var sumLogSigma = 0.0
             for u in 0..<unitCount {
-                guard active[u] else { sigmaHistory[step * unitCount + u] = 0; continue }
-                let sigma: Float
-                if s.parameterization == .direct {
+                guard active[u] else {
+                    sigmaHistory[step * unitCount + u] = 0; logSigmaHistory[step * unitCount + u] = 0; continue
+                }
+                let sigma: Float, logSigma: Float
+                if direct {
                     param[u] = min(max(param[u], s.sigmaMin), s.sigmaMax)
                     sigma = param[u]
+                    logSigma = Foundation.log(sigma)
                 } else {
                     sigma = Foundation.exp(param[u])
+                    logSigma = param[u]
                 }
                 sigmaHistory[step * unitCount + u] = sigma
-                sumLogSigma += Double(Foundation.log(sigma))
+                logSigmaHistory[step * unitCount + u] = logSigma
+                sumLogSigma += Double(logSigma)
             }
             let mh = sumLogSigma / Double(activeCount) + offset
             meanH[step] = mh
@@ -204,7 +246,7 @@ public final class EntropyEngine: @unchecked Sendable {
             }
 
             // x' = x + σ ∘ δ for K fresh samples
-            rng.fillGaussian(ws.noise.data, count: k * n)
+            drawNoise(step: step)
             ws.sigmaOfVariable.withUnsafeBufferPointer { sv in
                 for j in 0..<k {
                     let b = ws.batch.data + j * n, d = ws.noise.data + j * n
@@ -217,6 +259,7 @@ public final class EntropyEngine: @unchecked Sendable {
             let entropyTerm = Double(rScale) * (sumLogSigma + Double(activeCount) * offset)
             lossHistory[step] = featureLoss - Double(alpha) * entropyTerm
             featureHistory[step] = featureLoss
+            stepsRun = step + 1
             guard lossHistory[step].isFinite else { throw EntropyError.nonFinite(inputID: sample.id, step: step) }
 
             // dLoss/dx' from the tap down, then dLoss/dσ_u = Σ_k Σ_{v∈u} dx'[k,v] δ[k,v]
@@ -231,11 +274,12 @@ public final class EntropyEngine: @unchecked Sendable {
                 }
             }
 
-            // update
-            if s.parameterization == .direct {
+            // update: projected SGD on σ (one fused multiply-add, σ + (−lr)·g, as the reference), or Adam on s
+            if direct {
                 for u in 0..<unitCount where active[u] {
                     let grad = gradSigma[u] - alpha * rScale / param[u]
-                    param[u] -= lr * grad
+                    if recordTrace && step == 0 { firstGradient.append(grad) }
+                    param[u] = param[u].addingProduct(minusLR, grad)
                 }
             } else {
                 let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
@@ -244,37 +288,53 @@ public final class EntropyEngine: @unchecked Sendable {
                 for u in 0..<unitCount where active[u] {
                     let sigma = sigmaHistory[step * unitCount + u]   // exp(s_u), computed at the top of the step
                     let grad = sigma * gradSigma[u] - alpha * rScale
+                    if recordTrace && step == 0 { firstGradient.append(grad) }
                     adamM[u] = b1 * adamM[u] + (1 - b1) * grad
                     adamV[u] = b2 * adamV[u] + (1 - b2) * grad * grad
-                    param[u] -= lr * (adamM[u] / c1) / ((adamV[u] / c2).squareRoot() + eps)
+                    param[u] = param[u].addingProduct(minusLR, (adamM[u] / c1) / ((adamV[u] / c2).squareRoot() + eps))
                 }
             }
 
-            // entropy pinning: raise α once if the mean H has not exceeded the target by the check step
-            if let p = s.pinning, step == p.checkStep, maxMeanH <= p.target {
-                alpha *= p.alphaFactor
+            // entropy pinning at the check step: stop when the mean H has exceeded the target (authors'
+            // early stop), else raise α once for the remaining steps
+            if let p = s.pinning, step == p.checkStep {
+                if maxMeanH > p.target {
+                    if p.earlyStop && step + 1 < s.steps { stoppedEarly = true; break }
+                } else {
+                    alpha *= p.alphaFactor
+                }
             }
         }
 
-        // choose the snapshot
-        var chosen = s.steps - 1
+        // choose the snapshot among the steps that ran: the first closest to the target
+        var chosen = stepsRun - 1
         var reached = false
         if let p = s.pinning {
             var best = Double.infinity
-            for t in 0..<s.steps where abs(meanH[t] - p.target) < best {
+            for t in 0..<stepsRun where abs(meanH[t] - p.target) < best {
                 best = abs(meanH[t] - p.target); chosen = t
             }
             reached = best <= p.tolerance
         }
         // Ignored units carry 0: they have no entropy of their own (their role says so).
         let entropies = (0..<unitCount).map { u in
-            active[u] ? Float(Double(Foundation.log(sigmaHistory[chosen * unitCount + u])) + offset) : 0
+            active[u] ? Float(Double(logSigmaHistory[chosen * unitCount + u]) + offset) : 0
         }
-        return EntropyResult(inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
-                          finalLoss: lossHistory[chosen], finalFeatureLoss: featureHistory[chosen],
-                          chosenStep: chosen, alphaUsed: alphaHistory[chosen], meanEntropy: meanH[chosen],
-                          lossFlattened: Self.flattened(lossHistory, tolerance: s.flatTolerance),
-                          pinningReached: reached)
+        let result = EntropyResult(
+            inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
+            finalLoss: lossHistory[chosen], finalFeatureLoss: featureHistory[chosen],
+            chosenStep: chosen, alphaUsed: alphaHistory[chosen], meanEntropy: meanH[chosen],
+            lossFlattened: Self.flattened(Array(lossHistory[0..<stepsRun]), at: chosen,
+                                          window: Self.flatWindow(steps: s.steps), tolerance: s.flatTolerance),
+            pinningReached: reached, stepsRun: stepsRun, stoppedEarly: stoppedEarly, tau: tau)
+        guard recordTrace else { return (result, nil) }
+        let trace = EntropyTrace(
+            feature: Array(UnsafeBufferPointer(start: ws.target.data, count: featureCount)), sigmaF2: sigmaF2, tau: tau,
+            meanEntropy: Array(meanH[0..<stepsRun]), loss: Array(lossHistory[0..<stepsRun]),
+            featureLoss: Array(featureHistory[0..<stepsRun]), alpha: Array(alphaHistory[0..<stepsRun]),
+            snapshots: Array(sigmaHistory[0..<(stepsRun * unitCount)]), firstGradient: firstGradient,
+            stepsRun: stepsRun, stoppedEarly: stoppedEarly, chosenStep: chosen)
+        return (result, trace)
     }
 
     /// Runs `ws.batch` to the tap and returns mean_{k, e} (φ(f) − φ(f*))². When `writeGradient`, also
@@ -308,25 +368,26 @@ public final class EntropyEngine: @unchecked Sendable {
         }
     }
 
-    /// The standard deviation of `count` values (N − 1 denominator), accumulated in Double.
-    static func standardDeviation(_ x: UnsafeMutablePointer<Float>, count n: Int) -> Float {
-        guard n > 1 else { return 0 }
-        var sum = 0.0
-        for i in 0..<n { sum += Double(x[i]) }
-        let mean = sum / Double(n)
-        var ss = 0.0
-        for i in 0..<n { let d = Double(x[i]) - mean; ss += d * d }
-        return Float((ss / Double(n - 1)).squareRoot())
-    }
+    /// The convergence window w = max(2, ⌊T/10⌋) for a run of T planned steps (8 for the authors' 80).
+    public static func flatWindow(steps: Int) -> Int { max(2, steps / 10) }
 
-    /// Whether the mean loss of the last window differs from the window before by at most `tolerance`
-    /// (relative). Window = 10 % of the steps, at least 2; fewer than 4 steps never count as flattened.
-    static func flattened(_ loss: [Double], tolerance: Double) -> Bool {
-        let w = max(2, loss.count / 10)
-        guard loss.count >= 2 * w, loss.count >= 4 else { return false }
-        let last = loss[(loss.count - w)...].reduce(0, +) / Double(w)
-        let before = loss[(loss.count - 2 * w)..<(loss.count - w)].reduce(0, +) / Double(w)
-        return abs(last - before) <= tolerance * max(abs(last), 1e-12)
+    /// Whether the loss had flattened at step `t` (Method.md §2 "Convergence").
+    ///
+    /// ```
+    /// A = mean(loss[t−w+1 ... t]),   B = mean(loss[t−2w+1 ... t−w])
+    /// flattened  ⇔  t ≥ 2w − 1  and  |A − B| ≤ tolerance · max(|A|, |B|)
+    /// ```
+    /// The two windows average out the step-to-step noise of the K-sample loss estimate. The judgement is
+    /// made at the chosen snapshot, not at the last step: a snapshot picked early by pinning (the authors'
+    /// early stop often picks a step near 10) has no 2w steps of history and counts as not flattened,
+    /// because nothing shows that the loss had stopped falling there. With the defaults (w = 8, 2 %), a
+    /// loss still falling by more than about 0.25 % a step fails.
+    public static func flattened(_ loss: [Double], at t: Int, window w: Int, tolerance: Double) -> Bool {
+        guard w >= 1, t >= 2 * w - 1, t < loss.count else { return false }
+        let last = loss[(t - w + 1)...t].reduce(0, +) / Double(w)
+        let before = loss[(t - 2 * w + 1)...(t - w)].reduce(0, +) / Double(w)
+        guard last.isFinite, before.isFinite else { return false }
+        return abs(last - before) <= tolerance * max(abs(last), abs(before))
     }
 
     // MARK: - Many inputs in parallel

@@ -3,8 +3,9 @@ import Foundation
 /// Every setting of the entropy engine (Method.md §2). Recorded next to every map it produces.
 ///
 /// Defaults follow the authors' code (`direct` parameterisation, K = 96, 80 steps, lr 1e-4, α = 7,
-/// φ = ReLU, R = mean over units, entropy pinning at −2.8 nats), so that numbers are comparable to the
-/// paper's. `EntropySettings.fast` is the `log` parameterisation with Adam, which converges in fewer,
+/// σ clamped to [0.001, 1] and starting at 0.01, τ = 0.01 in input units, φ = ReLU, R = mean over units,
+/// entropy pinning at −2.8 nats checked at step 59 with factor 1.5, and the early stop after step 59 when
+/// the target was passed), so that numbers are comparable to the paper's. `EntropySettings.fast` is the `log` parameterisation with Adam, which converges in fewer,
 /// cheaper steps and is what the quickstart uses; its choice is recorded like any other.
 public struct EntropySettings: Codable, Hashable, Sendable {
     public enum Parameterization: String, Codable, Sendable, CaseIterable {
@@ -18,6 +19,15 @@ public struct EntropySettings: Codable, Hashable, Sendable {
         case identity
         /// φ(f) = max(f, 0), as the authors' code compares relu(f).
         case relu
+    }
+    /// What τ of δ_f² is measured in.
+    public enum TauScale: String, Codable, Sendable, CaseIterable {
+        /// τ is in the input's own (normalised) units, as the authors' code: δ_f² uses x + τ·δ.
+        case absolute
+        /// τ is a fraction of the input's spread: δ_f² uses x + τ·std(x)·δ, std over all elements of x with
+        /// the N − 1 denominator (computed in Double, rounded to Float once). Makes δ_f² independent of the
+        /// input's scale; the reference fixtures of the `log` parameterisation use it with τ = 0.01.
+        case inputStandardDeviation = "input-std"
     }
     public enum Reduction: String, Codable, Sendable, CaseIterable {
         /// R = mean over units (authors' code): α is per unit.
@@ -36,8 +46,14 @@ public struct EntropySettings: Codable, Hashable, Sendable {
         public var alphaFactor: Float = 1.5
         /// A chosen snapshot within this many nats of the target counts as "target reached".
         public var tolerance: Double = 0.05
-        public init(target: Double = -2.8, checkStep: Int = 59, alphaFactor: Float = 1.5, tolerance: Double = 0.05) {
+        /// The authors' early stop: after the update of `checkStep`, if the mean H of some step 0...checkStep
+        /// exceeded the target (strictly), the run ends there and the later steps never run. When false, every
+        /// step runs (and α is still raised at `checkStep` when the target was not exceeded).
+        public var earlyStop: Bool = true
+        public init(target: Double = -2.8, checkStep: Int = 59, alphaFactor: Float = 1.5, tolerance: Double = 0.05,
+                    earlyStop: Bool = true) {
             self.target = target; self.checkStep = checkStep; self.alphaFactor = alphaFactor; self.tolerance = tolerance
+            self.earlyStop = earlyStop
         }
     }
 
@@ -55,11 +71,11 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     /// Clamp range of σ for the `direct` parameterisation (authors: [0.001, 1]).
     public var sigmaMin: Float = 0.001
     public var sigmaMax: Float = 1
-    /// τ of δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖², in normalised input units.
+    /// τ of δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖², in normalised input units (or a fraction of std(x), see
+    /// ``tauScale``).
     public var tau: Float = 0.01
-    /// When true, δ_f² uses τ·std(x) (std over the input's analysed elements, N−1 denominator) instead of τ,
-    /// for inputs whose scale is not normalised (point coordinates, token embeddings).
-    public var tauRelativeToInput: Bool = false
+    /// Whether ``tau`` is absolute (the authors' code, the default) or relative to the input's spread.
+    public var tauScale: TauScale = .absolute
     public var featureTransform: FeatureTransform = .relu
     public var reduction: Reduction = .mean
     /// nil disables pinning: the final σ is returned.
@@ -67,8 +83,10 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     /// Seed of the noise; each input's stream is derived from it and the input's id, so results do not
     /// depend on the order or thread in which inputs are analysed.
     public var seed: UInt64 = 2020
-    /// The loss counts as flattened when the mean of its last `window` steps differs from the mean of
-    /// the `window` before by at most this fraction.
+    /// The convergence criterion (Method.md §2 "Convergence"): the loss counts as flattened at the chosen
+    /// step t* when the mean loss of the `w` steps ending at t* differs from the mean of the `w` steps
+    /// before them by at most this fraction of the larger magnitude of the two, w = max(2, ⌊T/10⌋) for T
+    /// planned steps. See ``EntropyEngine/flattened(_:at:window:tolerance:)``.
     public var flatTolerance: Double = 0.02
 
     public init() {}
@@ -79,7 +97,8 @@ public struct EntropySettings: Codable, Hashable, Sendable {
         s.parameterization = .log
         s.noiseSamples = 16
         s.steps = 200
-        s.pinning = Pinning(checkStep: 149)
+        // No early stop: the 200-step run Benchmarks.md times, unchanged.
+        s.pinning = Pinning(checkStep: 149, earlyStop: false)
         return s
     }
 
@@ -90,8 +109,12 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     /// One line naming every setting, for tables and logs.
     public var summary: String {
         var s = "sigma-param=\(parameterization.rawValue) T=\(steps) K=\(noiseSamples) alpha=\(alpha) lr=\(effectiveLearningRate) "
-        s += "sigma0=\(initialSigma) tau=\(tau)\(tauRelativeToInput ? "*std(x)" : "") phi=\(featureTransform.rawValue) R=\(reduction.rawValue) "
-        if let p = pinning { s += "pin=\(p.target)@\(p.checkStep)x\(p.alphaFactor)" } else { s += "pin=off" }
+        s += "sigma0=\(initialSigma) "
+        if parameterization == .direct { s += "clamp=[\(sigmaMin),\(sigmaMax)] " }
+        s += "tau=\(tau)\(tauScale == .absolute ? "" : "*std(x)") phi=\(featureTransform.rawValue) R=\(reduction.rawValue) "
+        if let p = pinning {
+            s += "pin=\(p.target)@\(p.checkStep)x\(p.alphaFactor) early-stop=\(p.earlyStop ? "on" : "off")"
+        } else { s += "pin=off" }
         return s + " seed=\(seed)"
     }
 
@@ -153,10 +176,27 @@ public struct EntropyResult: Codable, Sendable, Equatable {
     public var alphaUsed: Float
     /// Mean H over units of the chosen snapshot.
     public var meanEntropy: Double
-    /// Whether the loss had flattened by the last step.
+    /// Whether the loss had flattened at the chosen snapshot, by the criterion of
+    /// ``EntropyEngine/flattened(_:at:window:tolerance:)`` (Method.md §2 "Convergence"). Independent of
+    /// pinning: a snapshot can hit the entropy target while the loss is still falling.
     public var lossFlattened: Bool
     /// Whether pinning was on and the chosen snapshot's mean H is within tolerance of the target.
     public var pinningReached: Bool
+    /// Steps that ran (fewer than the setting's `steps` after an early stop).
+    public var stepsRun: Int
+    /// Whether the pinning rule's early stop ended the run.
+    public var stoppedEarly: Bool
+    /// The absolute τ that δ_f² used (``EntropySettings/tau``, times std(x) under `.inputStandardDeviation`).
+    public var tau: Float
     /// Neither flattened nor reached the target: treat with care (Method.md §2 "Convergence").
     public var flagged: Bool { !lossFlattened && !pinningReached }
+
+    public init(inputID: String, entropies: [Float], sigmaF2: Double, finalLoss: Double, finalFeatureLoss: Double,
+                chosenStep: Int, alphaUsed: Float, meanEntropy: Double, lossFlattened: Bool, pinningReached: Bool,
+                stepsRun: Int, stoppedEarly: Bool, tau: Float) {
+        self.inputID = inputID; self.entropies = entropies; self.sigmaF2 = sigmaF2; self.finalLoss = finalLoss
+        self.finalFeatureLoss = finalFeatureLoss; self.chosenStep = chosenStep; self.alphaUsed = alphaUsed
+        self.meanEntropy = meanEntropy; self.lossFlattened = lossFlattened; self.pinningReached = pinningReached
+        self.stepsRun = stepsRun; self.stoppedEarly = stoppedEarly; self.tau = tau
+    }
 }

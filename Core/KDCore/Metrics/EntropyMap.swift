@@ -11,11 +11,18 @@ public struct EntropyMap: Codable, Sendable, Equatable {
     public var entropies: [Float]
     /// `foreground[i]` for each unit i.
     public var foreground: [Bool]
+    /// The engine's convergence flags for this map (``EntropyResult/lossFlattened``,
+    /// ``EntropyResult/pinningReached``); nil when unknown (or, for the target, when pinning was off).
+    /// They feed ``MetricsReport/convergence`` and change no metric.
+    public var lossFlattened: Bool?
+    public var targetReached: Bool?
 
-    public init(inputID: String, epoch: Int, entropies: [Float], foreground: [Bool]) {
+    public init(inputID: String, epoch: Int, entropies: [Float], foreground: [Bool],
+                lossFlattened: Bool? = nil, targetReached: Bool? = nil) {
         precondition(entropies.count == foreground.count,
                      "\(entropies.count) entropies but \(foreground.count) fg flags for \(inputID)")
         self.inputID = inputID; self.epoch = epoch; self.entropies = entropies; self.foreground = foreground
+        self.lossFlattened = lossFlattened; self.targetReached = targetReached
     }
 
     /// Every unit's role, when the map came from a sample with roles (ignored units included). The metrics
@@ -46,6 +53,8 @@ public struct EntropyMapSet: Sendable {
     public let foreground: [[Bool]]
     /// `entropies[i][k]`: the map of input i at `epochs[k]`.
     public let entropies: [[[Float]]]
+    /// `convergence[i][k]`: the engine's flags of that map (see ``EntropyMap/lossFlattened``).
+    public let convergence: [[(lossFlattened: Bool?, targetReached: Bool?)]]
 
     public init(network: String, maps: [EntropyMap]) throws {
         guard !maps.isEmpty else { throw MetricsError.noMaps(network: network) }
@@ -74,10 +83,12 @@ public struct EntropyMapSet: Sendable {
         let epochs = epochSet.sorted()
         let ids = byInput.keys.sorted()
         var fg: [[Bool]] = [], h: [[[Float]]] = []
+        var flags: [[(lossFlattened: Bool?, targetReached: Bool?)]] = []
         fg.reserveCapacity(ids.count); h.reserveCapacity(ids.count)
         for id in ids {
             let perEpoch = byInput[id]!
             var row: [[Float]] = []
+            var flagRow: [(lossFlattened: Bool?, targetReached: Bool?)] = []
             let first = perEpoch[perEpoch.keys.min()!]!
             for e in epochs {
                 guard let m = perEpoch[e] else {
@@ -88,15 +99,18 @@ public struct EntropyMapSet: Sendable {
                         problem: "its fg flags (or unit count) differ from epoch \(first.epoch)'s; maps of one input must share its units")
                 }
                 row.append(m.entropies)
+                flagRow.append((m.lossFlattened, m.targetReached))
             }
             fg.append(first.foreground)
             h.append(row)
+            flags.append(flagRow)
         }
         self.network = network
         self.epochs = epochs
         self.inputIDs = ids
         self.foreground = fg
         self.entropies = h
+        self.convergence = flags
     }
 }
 

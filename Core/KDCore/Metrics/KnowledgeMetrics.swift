@@ -5,7 +5,8 @@
 /// Order of decisions for every input, each counted: (1) H̄ undefined (per-input H̄, no background
 /// unit) → excluded; (2) the network's effective-input filter, if set → dropped; (3) in a comparison,
 /// dropped by the other network's filter → dropped. What remains is used by every mean of the report,
-/// so N_fg, λ, D and ρ are averaged over the same inputs.
+/// so N_fg, λ, D and ρ are averaged over the same inputs. A dataset-level H̄ averages over those same
+/// kept inputs (the authors' code) unless ``MetricSettings/datasetBaselineInputs`` is `.all`.
 public enum KnowledgeMetrics {
     /// One network on its own (its own filter only).
     public static func report(maps: EntropyMapSet, trajectory: WeightTrajectory? = nil,
@@ -17,9 +18,12 @@ public enum KnowledgeMetrics {
 
     /// A student and its baseline over the same inputs: with the filter on, both use only the inputs
     /// both keep. Hypotheses 1-3 are evaluated with ``Hypotheses/evaluate(student:baseline:margin:)``.
+    ///
+    /// The hypotheses are judged by the paired rule at `level` (``Hypotheses/rule(level:)``); `margin` only
+    /// sets the older unpaired reading kept in ``MetricComparison/unpairedVerdict``.
     public static func compare(student: EntropyMapSet, studentTrajectory: WeightTrajectory? = nil,
                                baseline: EntropyMapSet, baselineTrajectory: WeightTrajectory? = nil,
-                               settings: MetricSettings, margin: Double = 1) throws -> MetricsComparison {
+                               settings: MetricSettings, margin: Double = 1, level: Double = 0.05) throws -> MetricsComparison {
         try settings.validate()
         if student.inputIDs != baseline.inputIDs {
             let s = Set(student.inputIDs), b = Set(baseline.inputIDs)
@@ -33,8 +37,10 @@ public enum KnowledgeMetrics {
         let b = try Analysis(baseline, baselineTrajectory, settings)
         let sr = s.report(otherEligible: b.eligible)
         let br = b.report(otherEligible: s.eligible)
-        return MetricsComparison(settings: settings, student: sr, baseline: br,
-                                 hypotheses: try Hypotheses.evaluate(student: sr, baseline: br, margin: margin))
+        let hypotheses = try Hypotheses.evaluate(student: sr, baseline: br, margin: margin, level: level)
+        return MetricsComparison(settings: settings, student: sr, baseline: br, hypotheses: hypotheses,
+                                 paired: Hypotheses.pairedDifferences(student: sr, baseline: br, level: level),
+                                 significanceLevel: level, verdictRule: Hypotheses.rule(level: level))
     }
 }
 
@@ -127,8 +133,25 @@ private struct Analysis {
         }
     }
 
+    /// H̄ per input and checkpoint, and the dataset-level H̄ per checkpoint, for the inputs kept given the
+    /// other network's eligibility.
+    func baselines(otherEligible: [Bool]?) -> (perInput: [[Double?]], dataset: [Double?]) {
+        guard settings.baselineEntropy == .datasetLevel, settings.datasetBaselineInputs == .kept else {
+            return (baseline, datasetBaseline)
+        }
+        let n = maps.inputIDs.count
+        let kept = (0..<n).filter { passesFilter[$0] && (otherEligible?[$0] ?? true) }
+        let dataset = (0..<epochs.count).map { k in
+            KnowledgePoints.datasetBaseline(kept.map { (maps.entropies[$0][k], maps.foreground[$0]) })
+        }
+        return ([[Double?]](repeating: dataset, count: n), dataset)
+    }
+
     func report(otherEligible: [Bool]?) -> MetricsReport {
         let n = maps.inputIDs.count
+        let (baseline, datasetBaseline) = baselines(otherEligible: otherEligible)
+        let hasBaseline = baseline.map { $0.allSatisfy { $0 != nil } }
+        var convergence = ConvergenceSummary()
         let last = epochs.count - 1
         let b = settings.threshold
         // The checkpoints of ρ's union: 1...M, or 0...M when the initialisation is included.
@@ -169,6 +192,10 @@ private struct Analysis {
             if final.total == 0 { noPoints += 1 }
             nFg.append(Double(final.foreground)); nBg.append(Double(final.background)); lambdas.append(record.lambda!)
 
+            for k in 0..<epochs.count {
+                let f = maps.convergence[i][k]
+                convergence.add(lossFlattened: f.lossFlattened, targetReached: f.targetReached)
+            }
             record.foregroundCurve = curve
             let peak = epochs[LearningPace.firstPeak(curve)]
             record.peakEpoch = peak
@@ -212,6 +239,6 @@ private struct Analysis {
             distanceMean: Uncertainty.meanEstimate(distances, bootstrap: boot(4)),
             distanceVariance: Uncertainty.varianceEstimate(distances, bootstrap: boot(5)),
             rho: Uncertainty.meanEstimate(rhos, bootstrap: boot(6)),
-            checkpoints: checkpoints, inputs: inputs)
+            checkpoints: checkpoints, inputs: inputs, convergence: convergence.maps == 0 ? nil : convergence)
     }
 }

@@ -12,6 +12,16 @@ public enum BaselineEntropy: String, Codable, Sendable, CaseIterable {
     case datasetLevel = "dataset-level"
 }
 
+/// Which inputs the dataset-level H̄ averages over (Method.md §3), when the effective-input filter or a
+/// comparison leaves some inputs out of the metrics.
+public enum DatasetBaselineInputs: String, Codable, Sendable, CaseIterable {
+    /// The inputs the metrics use: kept by the filter (of both networks, in a comparison) and with
+    /// background units (the authors' code computes H̄ over the effective inputs).
+    case kept
+    /// Every analysed input with background units, whether or not the filter keeps it.
+    case all
+}
+
 /// What ρ does with an input whose union of foreground knowledge points is empty (Method.md §5).
 public enum EmptyUnionConvention: String, Codable, Sendable, CaseIterable {
     /// 0/0 is undefined: the input is counted and left out of ρ's mean (the default).
@@ -59,6 +69,9 @@ public struct MetricSettings: Codable, Sendable, Equatable {
     public var threshold: Double
     /// Per-input H̄ (default, the paper) or the authors' dataset-level H̄.
     public var baselineEntropy: BaselineEntropy
+    /// The inputs a dataset-level H̄ averages over: `.kept` (default, the authors' code) or `.all`.
+    /// Without a filter and outside a comparison both are the same.
+    public var datasetBaselineInputs: DatasetBaselineInputs
     /// Whether the union of ρ runs over checkpoint 0 (the untrained network) too. Default false:
     /// the paper's union ∪_{j=1..M}; the authors' code includes j = 0.
     public var rhoIncludesInitial: Bool
@@ -80,6 +93,7 @@ public struct MetricSettings: Codable, Sendable, Equatable {
 
     public init(threshold: Double = KnowledgePointThreshold.imagesAndText,
                 baselineEntropy: BaselineEntropy = .perInput,
+                datasetBaselineInputs: DatasetBaselineInputs = .kept,
                 rhoIncludesInitial: Bool = false,
                 rhoEmptyUnion: EmptyUnionConvention = .undefined,
                 effectiveFilter: EffectiveInputFilter? = nil,
@@ -90,6 +104,7 @@ public struct MetricSettings: Codable, Sendable, Equatable {
                 bootstrapSeed: UInt64 = 2020) {
         self.threshold = threshold
         self.baselineEntropy = baselineEntropy
+        self.datasetBaselineInputs = datasetBaselineInputs
         self.rhoIncludesInitial = rhoIncludesInitial
         self.rhoEmptyUnion = rhoEmptyUnion
         self.effectiveFilter = effectiveFilter

@@ -103,6 +103,9 @@ public struct MetricsReport: Codable, Sendable, Equatable {
     public var rho: MetricEstimate?
     public var checkpoints: [CheckpointSummary]
     public var inputs: [InputMetrics]
+    /// The engine's convergence flags over the maps of the used inputs at the checkpoints considered;
+    /// nil when the maps carried no flags. A table marks the row when ``ConvergenceSummary/needsMark``.
+    public var convergence: ConvergenceSummary? = nil
 }
 
 /// A student and its baseline measured together, and what the numbers say about the hypotheses.
@@ -110,5 +113,12 @@ public struct MetricsComparison: Codable, Sendable, Equatable {
     public var settings: MetricSettings
     public var student: MetricsReport
     public var baseline: MetricsReport
+    /// Judged by the paired rule (``Hypotheses/rule(level:)``).
     public var hypotheses: [HypothesisResult]
+    /// The six paired comparisons (N_fg, N_bg, λ, D_mean, D_var, ρ), Holm-adjusted together.
+    public var paired: [PairedDifference]
+    /// The level the Holm-adjusted p-values are compared with.
+    public var significanceLevel: Double
+    /// The verdict rule in words, to print with the verdicts.
+    public var verdictRule: String
 }

@@ -51,7 +51,7 @@ public struct PluginDefaults: Codable, Sendable, Equatable {
         var e = base
         e.alpha = alpha
         e.tau = tau
-        e.tauRelativeToInput = tauRelative
+        e.tauScale = tauRelative ? .inputStandardDeviation : .absolute
         e.initialSigma = initialSigma
         e.sigmaMin = sigmaMin
         e.sigmaMax = sigmaMax
