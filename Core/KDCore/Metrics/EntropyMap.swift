@@ -31,8 +31,10 @@ public struct EntropyMap: Codable, Sendable, Equatable {
 
     /// A map from a sample's roles: foreground = `.foreground`; ignored units stay in the map (and in
     /// `roles`) until removed for the metrics.
-    public init(inputID: String, epoch: Int, entropies: [Float], roles: [UnitRole]) {
-        self.init(inputID: inputID, epoch: epoch, entropies: entropies, foreground: roles.map { $0 == .foreground })
+    public init(inputID: String, epoch: Int, entropies: [Float], roles: [UnitRole],
+                lossFlattened: Bool? = nil, targetReached: Bool? = nil) {
+        self.init(inputID: inputID, epoch: epoch, entropies: entropies, foreground: roles.map { $0 == .foreground },
+                  lossFlattened: lossFlattened, targetReached: targetReached)
         self.roles = roles
     }
 }

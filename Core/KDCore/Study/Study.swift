@@ -85,7 +85,6 @@ public final class Study {
         guard testData.count >= c.analysedInputs else {
             throw StudyError.tooFewSamples(split: "test", found: testData.count, needed: c.analysedInputs)
         }
-        let shape = data.sampleShape
         // Check the taps before any training: an unknown tap, or distilling at the last layer (stage 2 would
         // have nothing to train), is an error now, not after the teacher has trained.
         let probe = try network(width: c.studentWidth, seed: c.seed)
@@ -157,6 +156,7 @@ public final class Study {
         var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
         var finalMaps: [String: [String: [Float]]] = [:]
         var sets: [String: EntropyMapSet] = [:]
+        var keptMaps: [String: [EntropyMap]] = [:]
         var trajectories: [String: WeightTrajectory] = [:]
         for net in networks {
             let epochs = try Self.checkpointEpochs(in: net.folder)
@@ -176,6 +176,7 @@ public final class Study {
             let kept = maps.filter { usable.contains($0.inputID) }
             guard !kept.isEmpty else { throw StudyError.noUsableInputs("every map of \(net.name) failed") }
             sets[net.name] = try EntropyMapSet(network: net.name, maps: kept)
+            keptMaps[net.name] = kept
             trajectories[net.name] = try trajectory(network: net.name, folder: net.folder, epochs: epochs, width: net.width)
         }
         if c.analyseTeacher {
@@ -189,14 +190,8 @@ public final class Study {
         }
         // Both networks must be compared on the same inputs: drop an input that failed for either.
         let common = Set(sets["student"]!.inputIDs).intersection(sets["baseline"]!.inputIDs)
-        func restrict(_ s: EntropyMapSet) throws -> EntropyMapSet {
-            var maps: [EntropyMap] = []
-            for (i, id) in s.inputIDs.enumerated() where common.contains(id) {
-                for (k, e) in s.epochs.enumerated() {
-                    maps.append(EntropyMap(inputID: id, epoch: e, entropies: s.entropies[i][k], foreground: s.foreground[i]))
-                }
-            }
-            return try EntropyMapSet(network: s.network, maps: maps)
+        func restrict(_ network: String) throws -> EntropyMapSet {
+            try EntropyMapSet(network: network, maps: keptMaps[network]!.filter { common.contains($0.inputID) })
         }
         // Pictures mark knowledge points against the same H̄ as the metrics.
         var datasetBaselines: [String: Double] = [:]
@@ -211,8 +206,8 @@ public final class Study {
             }
         }
         let comparison = try KnowledgeMetrics.compare(
-            student: try restrict(sets["student"]!), studentTrajectory: trajectories["student"],
-            baseline: try restrict(sets["baseline"]!), baselineTrajectory: trajectories["baseline"],
+            student: try restrict("student"), studentTrajectory: trajectories["student"],
+            baseline: try restrict("baseline"), baselineTrajectory: trajectories["baseline"],
             settings: c.metrics)
         return Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
                        classes: data.classNames,
@@ -260,7 +255,8 @@ public final class Study {
         var out: [EntropyMap] = []
         for s in inputs {
             if let m = try store.map(key(s)) {
-                out.append(EntropyMap(inputID: s.id, epoch: epoch, entropies: m.entropies, roles: s.roles))
+                out.append(EntropyMap(inputID: s.id, epoch: epoch, entropies: m.entropies, roles: s.roles,
+                                      lossFlattened: m.lossFlattened, targetReached: m.targetReached))
             }
         }
         return out
@@ -337,7 +333,8 @@ public final class Study {
         guard let roles = m.roles, roles.contains(.ignored) else { return m }
         var h: [Float] = [], r: [UnitRole] = []
         for (e, role) in zip(m.entropies, roles) where role != .ignored { h.append(e); r.append(role) }
-        return EntropyMap(inputID: m.inputID, epoch: m.epoch, entropies: h, roles: r)
+        return EntropyMap(inputID: m.inputID, epoch: m.epoch, entropies: h, roles: r,
+                          lossFlattened: m.lossFlattened, targetReached: m.targetReached)
     }
 
     /// A linear or 1×1-conv adapter when the student's tap output differs from the teacher's.

@@ -96,7 +96,16 @@ public enum StudyReport {
             out += "maps flagged (loss not flat and entropy target not reached): " + o.flaggedMaps.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
         }
         if !o.skippedSamples.isEmpty { out += "samples skipped: \(o.skippedSamples.count) (listed in study.json)\n" }
-        out += "Hypotheses (a difference counts when it exceeds \(o.comparison.hypotheses.first.map { String(format: "%.3g", $0.margin) } ?? "1") combined standard error):\n"
+        for r in [o.comparison.student, o.comparison.baseline] {
+            guard let c = r.convergence else { continue }
+            out += "\(r.network) convergence: \(c.description)\(c.needsMark ? "  ← MARKED: more than 10 % of maps unconverged" : "")\n"
+        }
+        out += "Paired per-input differences S − B (\(o.comparison.paired.first?.pairs ?? 0) inputs; 95 % paired-bootstrap interval; Wilcoxon signed-rank, Holm over the six metrics):\n"
+        for d in o.comparison.paired {
+            let ci = (d.ci95Lower.map { String(format: "%.3g", $0) } ?? "n/a") + " … " + (d.ci95Upper.map { String(format: "%.3g", $0) } ?? "n/a")
+            out += "  \(d.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) mean \(f3(d.meanDifference)) [\(ci)]  p \(f3(d.wilcoxon?.pValue))  Holm p \(f3(d.holmPValue))  expected \(d.expected.rawValue): \(d.verdict.rawValue)\n"
+        }
+        out += "Hypotheses — \(o.comparison.verdictRule)\n"
         for h in o.comparison.hypotheses {
             let parts = h.comparisons.map { c -> String in
                 "\(c.metric) S \(f3(c.student)) vs B \(f3(c.baseline)) (expected \(c.expected.rawValue)): \(c.verdict.rawValue)"
