@@ -23,7 +23,8 @@ public enum PretrainedWeights {
         let (mapped, unusedByMapping) = try mapping.map(byName)
         let expected = Checkpoint.expectedShapes(of: model)
         let needed = Set(expected.map(\.0))
-        var usable: [(String, Tensor)] = [], unused = unusedByMapping
+        // Integer and boolean tensors (BatchNorm's num_batches_tracked) are validated by the reader and reported here.
+        var usable: [(String, Tensor)] = [], unused = unusedByMapping + contents.ignored.map(\.name)
         for (name, t) in mapped {
             if needed.contains(name) { usable.append((name, t)) } else { unused.append(name) }
         }
