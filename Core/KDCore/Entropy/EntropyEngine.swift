@@ -122,224 +122,44 @@ public final class EntropyEngine: @unchecked Sendable {
         return Float(Double(settings.tau) * (ss / Double(n - 1)).squareRoot())
     }
 
+    /// One input, in four named steps (Method.md §2): ``prepare(_:_:drawNoise:)`` (the analysed input, its
+    /// units and roles, f* and δ_f²), ``optimise(_:_:drawNoise:recordTrace:)`` (the σ steps with the pinning
+    /// rule), ``chooseSnapshot(_:)`` and the result with its record.
     private func run(_ sample: Sample, _ ws: Workspace, _ source: (any EntropyNoiseSource)?, recordTrace: Bool) throws
         -> (result: EntropyResult, trace: EntropyTrace?) {
-        let s = settings
-        guard sample.input.shape == model.inputShape else {
-            throw EntropyError.shapeMismatch(inputID: sample.id, expected: model.inputShape, found: sample.input.shape)
+        var rng = SeededGenerator(seed: settings.seed, stream: Self.streamID(sample.id))
+        func drawNoise(_ step: Int, _ count: Int) {
+            if let source { source.fill(ws.noise.data, count: count, step: step) }
+            else { rng.fillGaussian(ws.noise.data, count: count) }
         }
-        let k = s.noiseSamples
-        let units = sample.units
-        let unitCount = units.unitCount
-        var rng = SeededGenerator(seed: s.seed, stream: Self.streamID(sample.id))
-        // Padded samples: layers that mix positions see the real length (of x alone, then of every noisy copy).
-        ws.context.validLengths = sample.length.map { [$0] }
-
-        // The analysed input x: the sample itself, or the output of the layer below `startIndex` (computed
-        // once; the layers below it are not run again).
-        ws.batch.resize([1] + model.inputShape)
-        ws.batch.data.update(from: sample.input.data, count: sample.input.count)
-        if startIndex > 0 {
-            let h = model.body.forward(ws.batch, ws.context, range: 0..<startIndex)
-            ws.input.resize(Array(h.shape.dropFirst()))
-            ws.input.data.update(from: h.data, count: h.count)
-        } else {
-            ws.input.resize(model.inputShape)
-            ws.input.data.update(from: sample.input.data, count: sample.input.count)
-        }
-        let n = ws.input.count
-        let inputShape = ws.input.shape
-        // Each variable of the sample covers `spread` consecutive variables of the analysed input (1 for
-        // raw inputs; the embedding width for token ids).
-        guard units.variableCount > 0, n % units.variableCount == 0 else {
-            throw EntropyError.shapeMismatch(inputID: sample.id, expected: [units.variableCount], found: inputShape)
-        }
-        let spread = n / units.variableCount
-        let unitOf: [Int32] = spread == 1 ? units.unitOf : units.unitOf.flatMap { [Int32](repeating: $0, count: spread) }
-        // Ignored units (padding, [CLS]/[SEP], …) get no noise and no part in the entropy terms.
-        let active = sample.roles.map { $0 != .ignored }
-        let activeCount = active.reduce(0) { $0 + ($1 ? 1 : 0) }
-        guard activeCount > 0 else { throw EntropyError.noAnalysedUnits(inputID: sample.id) }
-        func drawNoise(step: Int) {
-            if let source { source.fill(ws.noise.data, count: k * n, step: step) }
-            else { rng.fillGaussian(ws.noise.data, count: k * n) }
-        }
-
-        // f* = f(x), φ(f*)
-        ws.batch.resize([1] + inputShape)
-        ws.batch.data.update(from: ws.input.data, count: n)
-        let fstar = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
-        let featureCount = fstar.count
-        ws.target.resize([featureCount])
-        applyPhi(fstar.data, into: ws.target.data, count: featureCount)
-        ws.context.validLengths = sample.length.map { [Int](repeating: $0, count: k) }
-
-        ws.noise.resize([k] + inputShape)
-        ws.batch.resize([k] + inputShape)
-        if ws.sigmaOfVariable.count != n { ws.sigmaOfVariable = [Float](repeating: 0, count: n) }
-
-        // δ_f² = E‖φ(f(x + τδ)) − φ(f*)‖² (mean over feature elements and over the K samples); τ is scaled
-        // by the analysed input's standard deviation when the setting asks for it (Docs/Method.md §2).
-        let x = ws.input.data
-        let tau = absoluteTau(for: ws.input)
-        guard tau > 0, tau.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
-        drawNoise(step: -1)
-        for j in 0..<k {
-            let b = ws.batch.data + j * n, d = ws.noise.data + j * n
-            for v in 0..<n { b[v] = x[v] + tau * d[v] }
-        }
-        let sigmaF2 = featureError(ws, featureCount: featureCount, k: k, writeGradient: false, scale: 0)
-        guard sigmaF2 > 0, sigmaF2.isFinite else { throw EntropyError.insensitiveFeature(inputID: sample.id) }
-
-        // σ (direct) or s = log σ (log), per unit
-        // With τ relative to the input's spread, σ₀ is too (s starts at log(σ₀·std(x)), Docs/Method.md §2).
-        let direct = s.parameterization == .direct
-        let sigma0 = s.tauScale == .absolute ? s.initialSigma : s.initialSigma * tau / s.tau
-        var param = [Float](repeating: direct ? sigma0 : Foundation.log(sigma0), count: unitCount)
-        var gradSigma = [Float](repeating: 0, count: unitCount)
-        var firstGradient: [Float] = []
-        var adamM = [Float](repeating: 0, count: unitCount), adamV = [Float](repeating: 0, count: unitCount)
-        var sigmaHistory = [Float](repeating: 0, count: s.steps * unitCount)      // σ used at each step
-        var logSigmaHistory = [Float](repeating: 0, count: s.steps * unitCount)   // its log (s itself for `log`)
-        var meanH = [Double](repeating: 0, count: s.steps)
-        var lossHistory = [Double](repeating: 0, count: s.steps)
-        var featureHistory = [Double](repeating: 0, count: s.steps)
-        var alphaHistory = [Float](repeating: 0, count: s.steps)
-        var alpha = s.alpha
-        var maxMeanH = -Double.infinity
-        var stepsRun = 0, stoppedEarly = false
-        let rScale: Float = s.reduction == .mean ? 1 / Float(activeCount) : 1
-        let minusLR = -s.effectiveLearningRate
-        let offset = Self.gaussianEntropyOffset
-
-        for step in 0..<s.steps {
-            // σ for this step (clamped in place in the direct parameterisation) and its entropy
-            var sumLogSigma = 0.0
-            for u in 0..<unitCount {
-                guard active[u] else {
-                    sigmaHistory[step * unitCount + u] = 0; logSigmaHistory[step * unitCount + u] = 0; continue
-                }
-                let sigma: Float, logSigma: Float
-                if direct {
-                    param[u] = min(max(param[u], s.sigmaMin), s.sigmaMax)
-                    sigma = param[u]
-                    logSigma = Foundation.log(sigma)
-                } else {
-                    sigma = Foundation.exp(param[u])
-                    logSigma = param[u]
-                }
-                sigmaHistory[step * unitCount + u] = sigma
-                logSigmaHistory[step * unitCount + u] = logSigma
-                sumLogSigma += Double(logSigma)
-            }
-            let mh = sumLogSigma / Double(activeCount) + offset
-            meanH[step] = mh
-            maxMeanH = max(maxMeanH, mh)
-            alphaHistory[step] = alpha
-            sigmaHistory.withUnsafeBufferPointer { hist in
-                let sig = hist.baseAddress! + step * unitCount
-                ws.sigmaOfVariable.withUnsafeMutableBufferPointer { sv in
-                    unitOf.withUnsafeBufferPointer { uo in
-                        for v in 0..<n { sv[v] = sig[Int(uo[v])] }
-                    }
-                }
-            }
-
-            // x' = x + σ ∘ δ for K fresh samples
-            drawNoise(step: step)
-            ws.sigmaOfVariable.withUnsafeBufferPointer { sv in
-                for j in 0..<k {
-                    let b = ws.batch.data + j * n, d = ws.noise.data + j * n
-                    for v in 0..<n { b[v] = x[v] + sv[v] * d[v] }
-                }
-            }
-            let fl = featureError(ws, featureCount: featureCount, k: k, writeGradient: true,
-                                  scale: Float(2 / (Double(k * featureCount) * sigmaF2)))
-            let featureLoss = fl / sigmaF2
-            let entropyTerm = Double(rScale) * (sumLogSigma + Double(activeCount) * offset)
-            lossHistory[step] = featureLoss - Double(alpha) * entropyTerm
-            featureHistory[step] = featureLoss
-            stepsRun = step + 1
-            guard lossHistory[step].isFinite else { throw EntropyError.nonFinite(inputID: sample.id, step: step) }
-
-            // dLoss/dx' from the tap down, then dLoss/dσ_u = Σ_k Σ_{v∈u} dx'[k,v] δ[k,v]
-            let dx = model.backward(ws.dy, ws.context, from: tapIndex, downTo: startIndex)
-            gradSigma.withUnsafeMutableBufferPointer { g in
-                for u in 0..<unitCount { g[u] = 0 }
-                unitOf.withUnsafeBufferPointer { uo in
-                    for j in 0..<k {
-                        let gx = dx.data + j * n, d = ws.noise.data + j * n
-                        for v in 0..<n { g[Int(uo[v])] += gx[v] * d[v] }
-                    }
-                }
-            }
-
-            // update: projected SGD on σ (one fused multiply-add, σ + (−lr)·g, as the reference), or Adam on s
-            if direct {
-                for u in 0..<unitCount where active[u] {
-                    let grad = gradSigma[u] - alpha * rScale / param[u]
-                    if recordTrace && step == 0 { firstGradient.append(grad) }
-                    param[u] = param[u].addingProduct(minusLR, grad)
-                }
-            } else {
-                let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
-                let t = Float(step + 1)
-                let c1 = 1 - Foundation.pow(b1, t), c2 = 1 - Foundation.pow(b2, t)
-                for u in 0..<unitCount where active[u] {
-                    let sigma = sigmaHistory[step * unitCount + u]   // exp(s_u), computed at the top of the step
-                    let grad = sigma * gradSigma[u] - alpha * rScale
-                    if recordTrace && step == 0 { firstGradient.append(grad) }
-                    adamM[u] = b1 * adamM[u] + (1 - b1) * grad
-                    adamV[u] = b2 * adamV[u] + (1 - b2) * grad * grad
-                    param[u] = param[u].addingProduct(minusLR, (adamM[u] / c1) / ((adamV[u] / c2).squareRoot() + eps))
-                }
-            }
-
-            // entropy pinning at the check step: stop when the mean H has exceeded the target (authors'
-            // early stop), else raise α once for the remaining steps
-            if let p = s.pinning, step == p.checkStep {
-                if maxMeanH > p.target {
-                    if p.earlyStop && step + 1 < s.steps { stoppedEarly = true; break }
-                } else {
-                    alpha *= p.alphaFactor
-                }
-            }
-        }
-
-        // choose the snapshot among the steps that ran: the first closest to the target
-        var chosen = stepsRun - 1
-        var reached = false
-        if let p = s.pinning {
-            var best = Double.infinity
-            for t in 0..<stepsRun where abs(meanH[t] - p.target) < best {
-                best = abs(meanH[t] - p.target); chosen = t
-            }
-            reached = best <= p.tolerance
-        }
+        let input = try prepare(sample, ws, drawNoise: drawNoise)
+        let o = try optimise(input, ws, drawNoise: drawNoise, recordTrace: recordTrace)
+        let (chosen, reached) = chooseSnapshot(o)
+        let unitCount = input.unitCount, offset = Self.gaussianEntropyOffset
         // Ignored units carry 0: they have no entropy of their own (their role says so).
         let entropies = (0..<unitCount).map { u in
-            active[u] ? Float(Double(logSigmaHistory[chosen * unitCount + u]) + offset) : 0
+            input.active[u] ? Float(Double(o.logSigma[chosen * unitCount + u]) + offset) : 0
         }
         let result = EntropyResult(
-            inputID: sample.id, entropies: entropies, sigmaF2: sigmaF2,
-            finalLoss: lossHistory[chosen], finalFeatureLoss: featureHistory[chosen],
-            chosenStep: chosen, alphaUsed: alphaHistory[chosen], meanEntropy: meanH[chosen],
-            lossFlattened: Self.flattened(Array(lossHistory[0..<stepsRun]), at: chosen,
-                                          window: Self.flatWindow(steps: s.steps), tolerance: s.flatTolerance),
-            pinningReached: reached, stepsRun: stepsRun, stoppedEarly: stoppedEarly, tau: tau)
+            inputID: sample.id, entropies: entropies, sigmaF2: input.sigmaF2,
+            finalLoss: o.loss[chosen], finalFeatureLoss: o.featureLoss[chosen],
+            chosenStep: chosen, alphaUsed: o.alpha[chosen], meanEntropy: o.meanEntropy[chosen],
+            lossFlattened: Self.flattened(Array(o.loss[0..<o.stepsRun]), at: chosen,
+                                          window: Self.flatWindow(steps: settings.steps), tolerance: settings.flatTolerance),
+            pinningReached: reached, stepsRun: o.stepsRun, stoppedEarly: o.stoppedEarly, tau: input.tau)
         guard recordTrace else { return (result, nil) }
         let trace = EntropyTrace(
-            feature: Array(UnsafeBufferPointer(start: ws.target.data, count: featureCount)), sigmaF2: sigmaF2, tau: tau,
-            meanEntropy: Array(meanH[0..<stepsRun]), loss: Array(lossHistory[0..<stepsRun]),
-            featureLoss: Array(featureHistory[0..<stepsRun]), alpha: Array(alphaHistory[0..<stepsRun]),
-            snapshots: Array(sigmaHistory[0..<(stepsRun * unitCount)]), firstGradient: firstGradient,
-            stepsRun: stepsRun, stoppedEarly: stoppedEarly, chosenStep: chosen)
+            feature: Array(UnsafeBufferPointer(start: ws.target.data, count: input.featureCount)), sigmaF2: input.sigmaF2,
+            tau: input.tau, meanEntropy: Array(o.meanEntropy[0..<o.stepsRun]), loss: Array(o.loss[0..<o.stepsRun]),
+            featureLoss: Array(o.featureLoss[0..<o.stepsRun]), alpha: Array(o.alpha[0..<o.stepsRun]),
+            snapshots: Array(o.sigma[0..<(o.stepsRun * unitCount)]), firstGradient: o.firstGradient,
+            stepsRun: o.stepsRun, stoppedEarly: o.stoppedEarly, chosenStep: chosen)
         return (result, trace)
     }
 
     /// Runs `ws.batch` to the tap and returns mean_{k, e} (φ(f) − φ(f*))². When `writeGradient`, also
     /// writes dLoss/df = scale · (φ(f) − φ(f*)) · φ'(f) into `ws.dy`.
-    private func featureError(_ ws: Workspace, featureCount e: Int, k: Int, writeGradient: Bool, scale: Float) -> Double {
+    func featureError(_ ws: Workspace, featureCount e: Int, k: Int, writeGradient: Bool, scale: Float) -> Double {
         let f = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
         if writeGradient { ws.dy.resize(f.shape) }
         let fp = f.data, tp = ws.target.data, g = ws.dy.data
@@ -360,7 +180,7 @@ public final class EntropyEngine: @unchecked Sendable {
         return total / Double(k * e)
     }
 
-    private func applyPhi(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+    func applyPhi(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         if settings.featureTransform == .relu {
             for i in 0..<count { dst[i] = max(src[i], 0) }
         } else {
