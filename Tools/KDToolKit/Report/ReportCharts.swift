@@ -40,7 +40,7 @@ enum SVG {
                           width: Double = 440, height: Double = 280, includeZero: Bool = true) -> String {
         let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
         let (x0, x1) = range(xs), (y0, y1) = range(ys, includeZero: includeZero)
-        let left = 56.0, right = 14.0, top = 30.0, bottom = 46.0
+        let left = 56.0, right = 14.0, top = 48.0, bottom = 46.0   // the legend sits between the title and the plot
         let pw = width - left - right, ph = height - top - bottom
         func X(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func Y(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
@@ -60,9 +60,9 @@ enum SVG {
             for p in pts {
                 s += "<circle cx=\"\(px(X(p.x)))\" cy=\"\(px(Y(p.y)))\" r=\"3\" fill=\"\(ser.color)\"><title>\(HTML.text("\(ser.name): (\(num(p.x)), \(num(p.y)))"))</title></circle>"
             }
-            let ly = top + 6 + Double(k) * 15
-            s += "<rect x=\"\(px(left + pw - 120))\" y=\"\(px(ly))\" width=\"12\" height=\"3\" fill=\"\(ser.color)\"/>"
-            s += "<text x=\"\(px(left + pw - 104))\" y=\"\(px(ly + 5))\" class=\"lg\">\(HTML.text(ser.name))</text>"
+            let lx = left + series.prefix(k).reduce(0.0) { $0 + 30 + 7 * Double($1.name.count) }
+            s += "<rect x=\"\(px(lx))\" y=\"31\" width=\"14\" height=\"3\" fill=\"\(ser.color)\"/>"
+            s += "<text x=\"\(px(lx + 18))\" y=\"36\" class=\"lg\">\(HTML.text(ser.name))</text>"
         }
         return s + "</svg>"
     }

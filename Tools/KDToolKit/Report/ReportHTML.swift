@@ -109,7 +109,7 @@ enum ReportHTML {
                 h += "<tr>"
                 if k == 0 {
                     let span = hy.comparisons.count
-                    h += "<td rowspan=\"\(span)\"><b>H\(hy.number)</b> \(HTML.text(hy.statement))</td>"
+                    h += "<td rowspan=\"\(span)\" class=\"stmt\"><b>H\(hy.number)</b> \(HTML.text(hy.statement))</td>"
                     h += "<td rowspan=\"\(span)\" class=\"verdict \(cls(hy.verdict))\">\(HTML.text(hy.verdict.rawValue))</td>"
                 }
                 h += "<td>\(HTML.text(c.metric))</td><td>\(HTML.text(c.expected.rawValue))</td>"
@@ -155,7 +155,7 @@ enum ReportHTML {
                                           yLabel: "mean number of points", series: [
                                               SVG.Series(name: "N_fg", color: SVG.palette[0], points: fg),
                                               SVG.Series(name: "N_bg", color: SVG.palette[1], points: bg, dashed: true),
-                                          ])
+                                          ], width: 390)
             h += "<figcaption>checkpoints \(HTML.text(rows.map { String($0.epoch) }.joined(separator: ", ")))</figcaption></figure>"
         }
         // λ per checkpoint of both networks in one chart.
@@ -166,7 +166,7 @@ enum ReportHTML {
             })
         }
         h += "<figure>" + SVG.lineChart(id: "fig4-lambda", title: "λ during training", xLabel: useDistance ? "weight distance D(m)" : "epoch",
-                                      yLabel: "mean λ", series: lambdaSeries) + "<figcaption>λ = E[N_fg/(N_fg+N_bg)] per checkpoint</figcaption></figure>"
+                                      yLabel: "mean λ", series: lambdaSeries, width: 390) + "<figcaption>λ = E[N_fg/(N_fg+N_bg)] per checkpoint</figcaption></figure>"
         return h + "</div></section>"
     }
 
@@ -191,6 +191,8 @@ enum ReportHTML {
         let all = (run.detours["student"] ?? []) + (run.detours["baseline"] ?? [])
         var score: [String: Int] = [:]
         for d in all { score[d.inputID, default: 0] += d.unionCount - d.finalCount + d.unionCount }
+        let withPoints = score.filter { $0.value > 0 }
+        if !withPoints.isEmpty { score = withPoints }
         return score.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map(\.key).sorted()
     }
 
@@ -211,7 +213,7 @@ enum ReportHTML {
                 let safe = id.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
                 h += "<figure>" + SVG.lineChart(id: "fig5-\(net)-\(safe)", title: "\(name): |S_j| and |∪ S_j|", xLabel: "epoch", yLabel: "foreground points",
                                               series: [SVG.Series(name: "|S_j|", color: SVG.palette[k], points: zip(d.epochs, d.sets).map { (x: Double($0), y: Double($1.count)) }),
-                                                       SVG.Series(name: "|∪ S_j|", color: "#555", points: zip(d.epochs, d.cumulativeUnion).map { (x: Double($0), y: Double($1)) }, dashed: true)],
+                                                       SVG.Series(name: "|∪ S_j|", color: "#555", points: d.epochs.indices.filter { d.inUnion[$0] }.map { (x: Double(d.epochs[$0]), y: Double(d.cumulativeUnion[$0])) }, dashed: true)],
                                               width: 360, height: 240)
                 h += dotMatrix(d)
                 let check = d.recordedUnion.map { $0 == d.unionCount ? " (= study.json)" : " (study.json: \($0))" } ?? ""
@@ -226,7 +228,7 @@ enum ReportHTML {
     static func dotMatrix(_ d: ReportRun.Detour) -> String {
         let units = Array(Set(zip(d.sets, d.inUnion).filter(\.1).flatMap(\.0))).sorted().prefix(40)
         guard !units.isEmpty else { return "<p class=\"na\">no foreground point at any checkpoint</p>" }
-        let cw = 16.0, rh = 9.0, left = 34.0, top = 14.0
+        let cw = 20.0, rh = 11.0, left = 34.0, top = 14.0
         let w = left + Double(d.epochs.count) * cw + 4, hgt = top + Double(units.count) * rh + 4
         let final = Set(d.sets.last ?? [])
         var s = "<svg data-kind=\"dot-matrix\" class=\"dm\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(SVG.px(w)) \(SVG.px(hgt))\" width=\"\(SVG.px(w))\" height=\"\(SVG.px(hgt))\">"
@@ -240,7 +242,7 @@ enum ReportHTML {
             for j in 0..<d.epochs.count {
                 let on = d.sets[j].contains(u)
                 let color = final.contains(u) ? "#2ca02c" : "#d62728"
-                s += "<circle cx=\"\(SVG.px(left + Double(j) * cw + cw / 2))\" cy=\"\(SVG.px(y))\" r=\"3\" fill=\"\(on ? color : "none")\" stroke=\"\(on ? color : "#ddd")\"/>"
+                s += "<circle cx=\"\(SVG.px(left + Double(j) * cw + cw / 2))\" cy=\"\(SVG.px(y))\" r=\"4\" fill=\"\(on ? color : "none")\" stroke=\"\(on ? color : "#ccc")\"/>"
             }
         }
         return s + "</svg>"
@@ -354,8 +356,9 @@ enum ReportHTML {
     .verdict.yes{background:#e3f6e5}.verdict.no{background:#fbe3e3}.verdict.maybe{background:#f6f3dc}
     .row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}figure{margin:4px 0}figcaption{font-size:12px;color:#555}
     .chart text{font-size:11px;fill:#333}.chart .ct{font-size:13px;font-weight:600}.chart .al{font-size:12px}.chart .pl{font-size:13px;font-weight:700}
-    .tk{font-size:9px;fill:#555}.pics img{max-width:560px;image-rendering:pixelated}.settings-line{font-size:12px;color:#444;word-break:break-word}
+    .tk{font-size:9px;fill:#555}.pics img{max-width:520px;image-rendering:pixelated}.pics td:nth-child(3){max-width:230px;word-break:break-all}.settings-line{font-size:12px;color:#444;word-break:break-word}
     button{margin:0 2px;padding:2px 8px;border:1px solid #9aa7b3;background:#f5f7f9;border-radius:3px;cursor:pointer}button.on{background:#24509a;color:#fff}
+    td{white-space:nowrap}td.stmt,#settings-table td,.pics td{white-space:normal}td.stmt{min-width:260px;max-width:420px}
     .cohgrid td,.cohgrid th{text-align:center}#report-errors:empty{display:none}#report-errors{color:#a40000;white-space:pre}
     """
 
