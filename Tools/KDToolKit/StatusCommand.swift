@@ -112,7 +112,7 @@ struct StatusCommand: ParsableCommand {
             }
             lines.append("maps   \(net.padding(toLength: 16, withPad: " ", startingAt: 0)) " + perEpoch.joined(separator: ", ")
                          + (missing.isEmpty ? "" : "  (remaining: checkpoints \(missing.map(String.init).joined(separator: ", ")))"))
-            if !missing.isEmpty { remaining.append("\(net) maps at \(missing.count) checkpoints") }
+            if !missing.isEmpty { remaining.append("\(net) maps at \(missing.count) checkpoint\(missing.count == 1 ? "" : "s")") }
         }
         if let tap { lines.append("maps are at tap \(tap), engine settings \(hash ?? "?")\(inputsNote)") }
         let others = Set(keys.map(\.settingsHash)).subtracting([hash ?? ""]).count

@@ -32,10 +32,13 @@ if [ -z "$CHROMIUM" ]; then bad "chromium is installed"; finish; fi
 ok "chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
 
 # --- kd-tool --------------------------------------------------------------------------------------------
+# KD_TOOL, or the release build when no source is newer than it (as after the test command), else build it.
 KD=${KD_TOOL:-}
 if [ -z "$KD" ]; then
-  swift build -c release -Xswiftc -enable-testing --product kd-tool >/dev/null 2>&1 || { bad "swift build of kd-tool"; finish; }
   KD="$ROOT/.build/release/kd-tool"
+  if [ ! -x "$KD" ] || [ -n "$(find Core Plugins Datasets Tools Package.swift -newer "$KD" -name '*.swift' -print -quit)" ]; then
+    swift build -c release -Xswiftc -enable-testing --product kd-tool >/dev/null 2>&1 || { bad "swift build of kd-tool"; finish; }
+  fi
 fi
 [ -x "$KD" ] || { bad "kd-tool binary at $KD"; finish; }
 
