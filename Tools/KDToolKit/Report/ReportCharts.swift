@@ -71,7 +71,10 @@ enum SVG {
     static func scatter(id: String, title: String, xLabel: String, yLabel: String,
                         points: [(label: String, x: Double, y: Double, color: String)],
                         width: Double = 440, height: Double = 300) -> String {
-        let (x0, x1) = range(points.map(\.x)), (y0, y1) = range(points.map(\.y))
+        // Wider margins than a line chart: the markers and their labels stay inside the plot.
+        var (x0, x1) = range(points.map(\.x)), (y0, y1) = range(points.map(\.y))
+        (x0, x1) = (x0 - (x1 - x0) * 0.08, x1 + (x1 - x0) * 0.12)
+        (y0, y1) = (y0 - (y1 - y0) * 0.08, y1 + (y1 - y0) * 0.08)
         let left = 56.0, right = 20.0, top = 30.0, bottom = 46.0
         let pw = width - left - right, ph = height - top - bottom
         func X(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
