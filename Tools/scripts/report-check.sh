@@ -99,7 +99,7 @@ sys.exit(0 if len(values) == 4 and values == sorted(values, reverse=True) and 'c
 EOF
 
 # --- screenshot -----------------------------------------------------------------------------------------
-SHOT="$ROOT/Docs/report-screenshot.png"
+SHOT="${KD_REPORT_SCREENSHOT:-$ROOT/Docs/report-screenshot.png}"   # CI writes it elsewhere
 timeout 120 "$CHROMIUM" "${FLAGS[@]}" --hide-scrollbars --virtual-time-budget=3000 --window-size=1280,2400 \
   --screenshot="$WORK/screenshot.png" "file://$HTML" >/dev/null 2>>"$WORK/chromium.err"
 check "screenshot taken" '[ -s "$WORK/screenshot.png" ]'

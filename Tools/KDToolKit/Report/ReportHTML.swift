@@ -122,7 +122,7 @@ enum ReportHTML {
     }
 
     static func cls(_ v: HypothesisVerdict) -> String {
-        switch v { case .supported: return "yes"; case .notSupported: return "no"; case .inconclusive: return "maybe" }
+        switch v { case .supported: return "yes"; case .contradicted: return "no"; case .inconclusive: return "maybe" }
     }
 
     static func counts(_ o: Study.Outcome) -> String {
