@@ -67,6 +67,11 @@ import _TestSupport
         let wa = Self.check(a, analytic: ga, loss: loss), wb = Self.check(b, analytic: gb, loss: loss)
         print("FD FSP: max relative error \(wa) (first), \(wb) (second)")
         #expect(wa < Self.tolerance && wb < Self.tolerance, "FSP: \(wa), \(wb)")
+        // The weight scales value and gradients.
+        let gw = Tensor(shape: [0])
+        let weighted = Loss.flowMatching(first: a, second: b, teacherFlow: target, firstGradient: gw, weight: 0.25)
+        expectClose(weighted, 0.25 * loss(), tol: 1e-9, "weighted FSP")
+        expectClose(Double(gw.data[3]), 0.25 * Double(ga.data[3]), tol: 1e-6, "weighted FSP gradient")
         // G = F1ᵀF2/(HW) by hand for one entry.
         var s = 0.0
         for p in 0..<9 { s += Double(a.data[p * 4 + 1]) * Double(b.data[p * 5 + 2]) }
@@ -93,7 +98,9 @@ import _TestSupport
         _ = Loss.hinton(student: z, teacher: t, labels: labels, temperature: 4, beta: 0.9, gradient: g)
         let worst = Self.check(z, analytic: g) { Loss.hinton(student: z, teacher: t, labels: labels, temperature: 4, beta: 0.9) }
         print("FD Hinton KD (T 4, β 0.9): max relative error \(worst)")
-        #expect(worst < Self.tolerance, "hinton: \(worst)")
+        // Loss.hinton's kernel is Float32 (the value itself rounds at ~1e-7), which limits this check to about
+        // 2e-3; 4e-3 still fails a gradient 1 % off.
+        #expect(worst < 4e-3, "hinton: \(worst)")
     }
 
     /// A small conv network (smooth activations, so finite differences see no kinks).

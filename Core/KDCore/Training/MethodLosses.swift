@@ -77,15 +77,15 @@ extension Loss {
         return g
     }
 
-    /// The FSP loss of one pair: `L = (1/B) Σ_b ‖G_S,b − G_T,b‖²_F` with `G_S` the student's flow matrix of
-    /// (`first`, `second`) and `teacherFlow` the teacher's (same C1 × C2). Writes dL/d`first` and
-    /// dL/d`second` into the given tensors:
+    /// The FSP loss of one pair: `L = (w/B) Σ_b ‖G_S,b − G_T,b‖²_F` with `G_S` the student's flow matrix of
+    /// (`first`, `second`) and `teacherFlow` the teacher's (same C1 × C2), w = `weight`. Writes dL/d`first`
+    /// and dL/d`second` into the given tensors:
     /// ```
-    /// dG = 2 (G_S − G_T) / B
+    /// dG = 2 w (G_S − G_T) / B
     /// dL/dF1[p,i] = Σ_j dG[i,j] F2[p,j] / (H·W)      dL/dF2[p,j] = Σ_i dG[i,j] F1[p,i] / (H·W)
     /// ```
     public static func flowMatching(first: Tensor, second: Tensor, teacherFlow: Tensor,
-                                    firstGradient: Tensor? = nil, secondGradient: Tensor? = nil) -> Double {
+                                    firstGradient: Tensor? = nil, secondGradient: Tensor? = nil, weight: Double = 1) -> Double {
         let gs = flowMatrix(first, second)
         precondition(gs.shape == teacherFlow.shape, "FSP matrices differ in shape: student \(gs.shape), teacher \(teacherFlow.shape)")
         let b = first.shape[0], hw = first.shape[1] * first.shape[2], c1 = first.shape[3], c2 = second.shape[3]
@@ -98,7 +98,7 @@ extension Loss {
             for k in 0..<(c1 * c2) {
                 let d = Double(s[k]) - Double(t[k])
                 total += d * d
-                dG[k] = 2 * d / Double(b) / Double(hw)
+                dG[k] = 2 * weight * d / Double(b) / Double(hw)
             }
             let a = first.data + n * hw * c1, d = second.data + n * hw * c2
             if let g1 = firstGradient?.data.advanced(by: n * hw * c1) {
@@ -120,7 +120,7 @@ extension Loss {
                 }
             }
         }
-        return total / Double(b)
+        return weight * total / Double(b)
     }
 
     /// Deep mutual learning (Zhang, Xiang, Hospedales, Lu 2018) for one member of a cohort:

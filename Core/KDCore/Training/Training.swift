@@ -347,7 +347,8 @@ public final class Trainer {
         }
     }
 
-    /// Σ_pairs of FSP matching losses, back-propagated from the student's pair layers.
+    /// Σ_pairs of FSP matching losses (each the mean over its matrix entries), back-propagated from the
+    /// student's pair layers.
     private func flowObjective(teacher: Model, student: [(Int, Int)], teacherPairs: [(Int, Int)]) -> Objective {
         let teacherContext = teacher.makeContext()
         teacherContext.training = false
@@ -367,8 +368,11 @@ public final class Trainer {
             for ((a, b), (ta, tb)) in zip(student, teacherPairs) {
                 let g1 = Tensor(shape: [0]), g2 = Tensor(shape: [0])
                 let target = Loss.flowMatrix(targets[ta]!, targets[tb]!)
+                // The mean over the C1·C2 matrix entries (Yim et al. sum them, with pair weights): the loss
+                // scale then does not grow with the width, and the study's learning rate stays usable.
+                let entries = Double(target.shape[1] * target.shape[2])
                 loss += Loss.flowMatching(first: features[a]!, second: features[b]!, teacherFlow: target,
-                                          firstGradient: g1, secondGradient: g2)
+                                          firstGradient: g1, secondGradient: g2, weight: 1 / entries)
                 accumulate(a, g1); accumulate(b, g2)
             }
             Trainer.backward(model, c, top: studentTaps.last!, topGradient: nil, tapGradients: tapGradients)

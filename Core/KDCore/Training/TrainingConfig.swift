@@ -92,7 +92,8 @@ public enum TrainingMode {
     case fitNets(teacher: Model, teacherLayer: String, studentLayer: String, adapter: Layer?, temperature: Float, beta: Float)
     /// Attention transfer: `CE + (β/2) Σ_pairs Loss.attentionTransfer(student, teacher)` on the whole network.
     case attentionTransfer(teacher: Model, pairs: [LayerPair], beta: Float)
-    /// FSP: stage 1 trains the student up to its deepest pair layer with `Σ_pairs Loss.flowMatching`; stage 2
+    /// FSP: stage 1 trains the student up to its deepest pair layer with `Σ_pairs Loss.flowMatching` (weight
+    /// 1/(C1·C2): the mean over matrix entries); stage 2
     /// trains the whole network with cross-entropy.
     case flowOfSolution(teacher: Model, pairs: [FlowPair])
     /// Deep mutual learning: the model and `peers` (same input and classes) trained together, each with
