@@ -71,6 +71,33 @@ import _TestSupport
         #expect(try again.resolvedYAML() == resolved, "resolving a resolved file changes nothing")
     }
 
+    @Test func schedulesSourcesAndSweepsAreSettings() throws {
+        let dir = try Self.folder("settings")
+        #expect(try Self.parse(Self.base + "checkpoints: every-epoch\n", in: dir).config.checkpoints == .everyEpoch)
+        #expect(try Self.parse(Self.base + "checkpoints: [1, 2, 5]\n", in: dir).config.checkpoints == .explicit([1, 2, 5]))
+        #expect(try Self.parse(Self.base + "checkpoints: {dense-up-to: 3, then-every: 2}\n", in: dir).config.checkpoints == .dense(upTo: 3, thenEvery: 2))
+        let bad = Self.failure(Self.base + "checkpoints: sometimes\n", in: dir)
+        #expect(bad?.contains("'sometimes' is not one of: paper, every-epoch") == true, "\(bad ?? "accepted")")
+        let source = try Self.parse(Self.base.replacingOccurrences(of: "teacher: {epochs: 3}", with: "teacher: {epochs: 3, source: {fine-tune: w.safetensors}}"), in: dir)
+        #expect(source.config.teacherSource == .fineTuned(path: dir.appendingPathComponent("w.safetensors").path), "paths are relative to the file")
+        let optimizer = try Self.parse(Self.base.replacingOccurrences(of: "training: {batch-size: 8}",
+                                                                     with: "training: {batch-size: 8, optimizer: {adam: {beta1: 0.8}}, decay: {cosine: {floor: 0.001}}}"), in: dir)
+        #expect(optimizer.config.optimizer == .adam(beta1: 0.8, beta2: 0.999, epsilon: 1e-8, weightDecay: 0))
+        #expect(optimizer.config.learningRate.decay == .cosine(floor: 0.001))
+        let sweeps = try Self.parse(Self.base + """
+        sweeps:
+          - {name: table3, options: {grid: [2, 4]}, threshold: [0.1, 0.2, 0.3]}
+          - {name: table2, teacher-width: [1, 2]}
+          - {name: fraction, data-fraction: [0.25, 1]}
+        """, in: dir).sweeps
+        #expect(sweeps.map(\.name) == ["table3", "table2", "fraction"])
+        #expect(sweeps[0].points.map(\.label) == ["grid=2 threshold=0.1", "grid=2 threshold=0.2", "grid=2 threshold=0.3",
+                                                   "grid=4 threshold=0.1", "grid=4 threshold=0.2", "grid=4 threshold=0.3"])
+        #expect(sweeps[1].points.map(\.teacherWidth) == [1, 2] && sweeps[2].points.map(\.dataFraction) == [0.25, 1])
+        let fraction = Self.failure(Self.base + "sweeps:\n  - {data-fraction: [0]}\n", in: dir)
+        #expect(fraction?.contains("sweeps[0].data-fraction") == true, "\(fraction ?? "accepted")")
+    }
+
     @Test func unknownKeysAndWrongTypesNameTheLineAndColumn() throws {
         let dir = try Self.folder("strict")
         let unknown = Self.failure(Self.base + "student: {epochs: 2, stage-2-epochs: 1}\n", in: dir)
