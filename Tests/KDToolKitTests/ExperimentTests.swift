@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import KDCore
 import Testing
@@ -69,6 +70,22 @@ import _TestSupport
         #expect(again.config == b, "every setting reads back")
         #expect(again.dataPath == e.dataPath && again.seeds == e.seeds && again.options == e.options)
         #expect(try again.resolvedYAML() == resolved, "resolving a resolved file changes nothing")
+    }
+
+    /// The help screens, reviewed like HelpTests does for the other subcommands.
+    @Test func theExperimentCommandHasFullHelpNamingNoModality() {
+        let root = KDTool.helpMessage()
+        #expect(root.contains("experiment"))
+        for (command, usage) in [(ExperimentCommand.self as ParsableCommand.Type, "USAGE: kd-tool experiment"),
+                                 (ExperimentCommand.Run.self, "USAGE: kd-tool experiment run"),
+                                 (ExperimentCommand.Check.self, "USAGE: kd-tool experiment check")] {
+            let help = KDTool.helpMessage(for: command)
+            #expect(help.contains(usage) && help.contains("-h, --help"), "\(help.prefix(300))")
+            #expect(command.configuration.abstract.hasSuffix("."))
+            let words = Set(help.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
+            let found = HelpTests.modalityWords.filter { words.contains($0) || words.contains($0 + "s") }
+            #expect(found.isEmpty, "experiment help names \(found)")
+        }
     }
 
     @Test func schedulesSourcesAndSweepsAreSettings() throws {

@@ -12,7 +12,7 @@ import _TestSupport
     static let modalityWords = ["image", "pixel", "fc1", "vgg", "resnet", "alexnet", "fashion", "cub", "voc", "imagenet",
                                 "cloud", "pointnet", "modelnet", "token", "bert", "sst", "squad", "sentence", "composite"]
 
-    static let subcommands: [ParsableCommand.Type] = [QuickstartCommand.self, AnalyzeCommand.self, DatasetCommand.self, ExperimentCommand.self,
+    static let subcommands: [ParsableCommand.Type] = [QuickstartCommand.self, AnalyzeCommand.self, DatasetCommand.self,
                                                       PluginsCommand.self, BenchCommand.self]
 
     @Test func everySubcommandHasAFullHelpScreen() {
