@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: - System libraries (Debian -dev packages, installed by Tools/scripts/setup.sh)
@@ -54,7 +55,8 @@ let package = Package(
         // Every subcommand; takes the list of plugins as input and names none of them.
         .target(name: "KDToolKit",
                 dependencies: ["KDCore", "KDDatasets", "KDBench",
-                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                               .product(name: "Yams", package: "Yams")],
                 path: "Tools/KDToolKit"),
         // The built-in plugins, handed to KDToolKit: the one place that lists them.
         .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid"], path: "Tools/kd-tool"),

@@ -50,6 +50,11 @@ public final class Study {
         /// The dataset-level H̄ of each network's final maps (the mean of per-input background means over the
         /// inputs the metrics keep), when the metrics use it; pictures mark knowledge points against it.
         public var datasetBaselines: [String: Double]
+        /// One entry per method of ``StudyConfig/methods``, in order; `comparison` is the first one's.
+        public var methods: [MethodResult]
+        /// Per network and weight-distance definition (`epoch`, `path`): the cumulative distance from w₀ at
+        /// each analysed checkpoint (Method.md §4). The table's D uses `config.metrics.weightDistance`.
+        public var weightDistances: [String: [String: [Double]]]
     }
 
     public func run() throws -> Outcome {
@@ -67,7 +72,6 @@ public final class Study {
         let store = try ResultsStore(path: folder.appendingPathComponent("results.sqlite").path)
         defer { store.close() }
         let run = "study"
-        try register(run, in: store)
 
         // Data: the teacher sees the whole training split, the student and baseline a seeded subset.
         log("loading \(data.name) …")
@@ -89,9 +93,22 @@ public final class Study {
         // have nothing to train), is an error now, not after the teacher has trained.
         let probe = try network(width: c.studentWidth, seed: c.seed)
         _ = try probe.layerIndex(c.tap)
-        if try probe.layerIndex(c.effectiveDistillationTap) == probe.layerNames.count - 1 {
+        if c.methods.contains(.paper), try probe.layerIndex(c.effectiveDistillationTap) == probe.layerNames.count - 1 {
             throw StudyError.invalidConfig(["the student cannot be distilled at \(c.effectiveDistillationTap), the network's last layer: stage 2 trains the layers above the distillation layer; distil at an earlier layer (e.g. --distill-at \(family.taps[0])) and analyse \(c.tap)"])
         }
+
+        // Every method's settings and layers (Docs/Methods.md), also before any training.
+        let teacherProbe = try network(width: c.teacherWidth, seed: c.seed &+ 1)
+        var methodProblems: [String] = []
+        for m in c.methods {
+            if case let .fineTuning(w) = m, !FileManager.default.fileExists(atPath: w) {
+                methodProblems.append("fine-tune.weights: no file at \(w)")
+            }
+            methodProblems += MethodLayers.problems(m, student: probe, teacher: teacherProbe, tap: c.effectiveDistillationTap)
+        }
+        if !methodProblems.isEmpty { throw StudyError.invalidConfig(methodProblems) }
+        // Recorded only once the settings are known to be usable, so a refused run leaves the folder free.
+        try register(run, in: store)
 
         // Training
         func trainingConfig(_ name: String, epochs: Int, stage2: Int? = nil, seedOffset: UInt64) -> TrainingConfig {
@@ -129,35 +146,79 @@ public final class Study {
         let baseline = try network(width: c.studentWidth, seed: c.seed &+ 2)
         try train("baseline", baseline, trainingConfig("baseline", epochs: c.baselineEpochs, seedOffset: 2), .scratch, studentData,
                   "from scratch (\(studentData.count) images, \(c.baselineEpochs) epochs)")
-        let student = try network(width: c.studentWidth, seed: c.seed &+ 2)   // same w_0 as the baseline
-        let adapter = try makeAdapter(student: student, teacher: teacher, tap: distillAt)
-        try train("student", student,
-                  trainingConfig("student", epochs: c.studentEpochs, stage2: c.studentStage2Epochs, seedOffset: 2),
-                  .featureDistillation(teacher: teacher, teacherTap: distillAt, studentTap: distillAt, adapter: adapter),
-                  studentData, "by feature distillation at \(distillAt) (\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)")
-        let accuracy = [
+        // One student per method (Docs/Methods.md), each in its own folder; all start from the baseline's w_0
+        // (fine-tuning from the given weights instead).
+        var students: [(method: DistillationMethod, name: String, model: Model, stage: String?)] = []
+        for method in c.methods {
+            let name = Self.networkName(method, config: c)
+            let student = try network(width: c.studentWidth, seed: c.seed &+ 2)   // same w_0 as the baseline
+            let twoStage = trainingConfig(name, epochs: c.studentEpochs, stage2: c.studentStage2Epochs, seedOffset: 2)
+            let oneStage = trainingConfig(name, epochs: c.baselineEpochs, seedOffset: 2)
+            let stages = "(\(c.studentEpochs) + \(c.studentStage2Epochs) epochs)", epochs = "(\(c.baselineEpochs) epochs)"
+            switch method {
+            case let .featureDistillation(layer):
+                let at = layer ?? distillAt
+                let adapter = try makeAdapter(student: student, teacher: teacher, studentTap: at, teacherTap: at)
+                try train(name, student, twoStage,
+                          .featureDistillation(teacher: teacher, teacherTap: at, studentTap: at, adapter: adapter),
+                          studentData, "by feature distillation at \(at) \(stages)")
+            case let .hinton(t, b):
+                try train(name, student, oneStage, .hinton(teacher: teacher, temperature: Float(t), beta: Float(b)),
+                          studentData, "by Hinton KD (T = \(t), β = \(b)) \(epochs)")
+            case let .fitNets(sl, tl, t, b):
+                let (s, tt) = (sl ?? distillAt, tl ?? distillAt)
+                let adapter = try makeAdapter(student: student, teacher: teacher, studentTap: s, teacherTap: tt)
+                try train(name, student, twoStage,
+                          .fitNets(teacher: teacher, teacherLayer: tt, studentLayer: s, adapter: adapter,
+                                   temperature: Float(t), beta: Float(b)),
+                          studentData, "by FitNets (hint \(tt) → \(s), then KD T = \(t), β = \(b)) \(stages)")
+            case let .attentionTransfer(pairs, b):
+                let p = pairs ?? [LayerPair(student: distillAt, teacher: distillAt)]
+                try train(name, student, oneStage, .attentionTransfer(teacher: teacher, pairs: p, beta: Float(b)),
+                          studentData, "by attention transfer (\(p.map(\.description).joined(separator: ", ")), β = \(b)) \(epochs)")
+            case let .flowOfSolution(pairs):
+                try train(name, student, twoStage, .flowOfSolution(teacher: teacher, pairs: pairs),
+                          studentData, "by FSP (\(pairs.map { "\($0.from)→\($0.to)" }.joined(separator: ", "))) \(stages)")
+            case let .mutualLearning(n):
+                let peers = try (1...n).map { try network(width: c.studentWidth, seed: c.seed &+ 100 &+ UInt64($0)) }
+                try train(name, student, oneStage, .mutualLearning(peers: peers), studentData,
+                          "by deep mutual learning with \(n) peer\(n == 1 ? "" : "s") \(epochs)")
+            case let .fineTuning(weights):
+                try loadPretrained(student, from: weights, who: name)
+                try train(name, student, oneStage, .fineTuning(source: weights), studentData,
+                          "fine-tuned from \(weights) \(epochs)")
+            }
+            let stage = try MethodLayers.analysedStage(method, model: student, analysedTap: c.tap, distillationTap: distillAt)
+            students.append((method, name, student, stage))
+        }
+        var accuracy = [
             "teacher": Trainer.evaluate(teacher, on: testData),
-            "student": Trainer.evaluate(student, on: testData),
             "baseline": Trainer.evaluate(baseline, on: testData),
         ]
-        log(String(format: "test accuracy: teacher %.1f %%, student %.1f %%, baseline %.1f %%",
-                   100 * accuracy["teacher"]!, 100 * accuracy["student"]!, 100 * accuracy["baseline"]!))
+        for s in students { accuracy[s.name] = Trainer.evaluate(s.model, on: testData) }
+        if students.count == 1 && students[0].name == "student" {
+            log(String(format: "test accuracy: teacher %.1f %%, student %.1f %%, baseline %.1f %%",
+                       100 * accuracy["teacher"]!, 100 * accuracy["student"]!, 100 * accuracy["baseline"]!))
+        } else {
+            log("test accuracy: " + (["teacher"] + students.map(\.name) + ["baseline"])
+                .map { String(format: "%@ %.1f %%", $0, 100 * accuracy[$0]!) }.joined(separator: ", "))
+        }
 
-        // Analysis: N test inputs, class by class in turn, at every checkpoint of the student's distillation
-        // stage (stage 2 when the analysed tap lies above the distillation tap) and of the baseline.
+        // Analysis: N test inputs, class by class in turn, at every checkpoint of each student's distillation
+        // stage (for two-stage methods the stage in which the analysed layer learns; Docs/Methods.md) and of
+        // the baseline.
         let inputIndices = Self.balancedSelection(labels: testData.labels, count: c.analysedInputs).map { testData.indices[$0] }
         let inputs = try inputIndices.map { try data.sample(.test, $0) }
-        let studentStage = try student.layerIndex(c.tap) > student.layerIndex(distillAt) ? "stage2" : "stage1"
-        let networks: [(name: String, folder: URL, width: Double)] = [
-            ("student", folder.appendingPathComponent("student/\(studentStage)"), c.studentWidth),
-            ("baseline", folder.appendingPathComponent("baseline"), c.studentWidth),
-        ]
+        let networks: [(name: String, folder: URL, width: Double)] = students.map { s in
+            (s.name, folder.appendingPathComponent(s.name + (s.stage.map { "/" + $0 } ?? "")), c.studentWidth)
+        } + [("baseline", folder.appendingPathComponent("baseline"), c.studentWidth)]
         let settingsHash = Self.hash(c.entropy.summary + " tap=\(c.tap) " + data.settings.sorted { $0.key < $1.key }.description)
         var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
         var finalMaps: [String: [String: [Float]]] = [:]
         var sets: [String: EntropyMapSet] = [:]
         var keptMaps: [String: [EntropyMap]] = [:]
         var trajectories: [String: WeightTrajectory] = [:]
+        var weightDistances: [String: [String: [Double]]] = [:]
         for net in networks {
             let epochs = try Self.checkpointEpochs(in: net.folder)
             analysedEpochs[net.name] = epochs
@@ -178,6 +239,12 @@ public final class Study {
             sets[net.name] = try EntropyMapSet(network: net.name, maps: kept)
             keptMaps[net.name] = kept
             trajectories[net.name] = try trajectory(network: net.name, folder: net.folder, epochs: epochs, width: net.width)
+            // Both weight distances are recorded; the metric setting picks the one the table uses.
+            for definition in [WeightDistanceDefinition.epoch, .path] {
+                let t = definition == c.metrics.weightDistance ? trajectories[net.name]!
+                    : try trajectory(network: net.name, folder: net.folder, epochs: epochs, width: net.width, definition: definition)
+                weightDistances[net.name, default: [:]][definition.rawValue] = epochs.map { t.distance(toEpoch: $0) ?? .nan }
+            }
         }
         if c.analyseTeacher {
             let epochs = try Self.checkpointEpochs(in: folder.appendingPathComponent("teacher"))
@@ -188,8 +255,8 @@ public final class Study {
                 analysedEpochs["teacher"] = [last]
             }
         }
-        // Both networks must be compared on the same inputs: drop an input that failed for either.
-        let common = Set(sets["student"]!.inputIDs).intersection(sets["baseline"]!.inputIDs)
+        // Every network must be compared on the same inputs: drop an input that failed for any of them.
+        let common = networks.map { Set(sets[$0.name]!.inputIDs) }.reduce(Set(sets["baseline"]!.inputIDs)) { $0.intersection($1) }
         func restrict(_ network: String) throws -> EntropyMapSet {
             try EntropyMapSet(network: network, maps: keptMaps[network]!.filter { common.contains($0.inputID) })
         }
@@ -205,17 +272,49 @@ public final class Study {
                 if let b = KnowledgePoints.datasetBaseline(pairs) { datasetBaselines[net] = b }
             }
         }
-        let comparison = try KnowledgeMetrics.compare(
-            student: try restrict("student"), studentTrajectory: trajectories["student"],
-            baseline: try restrict("baseline"), baselineTrajectory: trajectories["baseline"],
-            settings: c.metrics)
+        let baselineSet = try restrict("baseline")
+        var methodResults: [MethodResult] = []
+        for s in students {
+            let comparison = try compare(student: try restrict(s.name), studentTrajectory: trajectories[s.name],
+                                         baseline: baselineSet, baselineTrajectory: trajectories["baseline"])
+            methodResults.append(MethodResult(method: s.method, network: s.name, analysedStage: s.stage,
+                                              comparison: comparison, accuracy: accuracy[s.name]!))
+        }
+        let comparison = methodResults[0].comparison
+        var trainSamples = ["teacher": teacherData.count, "baseline": studentData.count]
+        for s in students { trainSamples[s.name] = studentData.count }
         return Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
                        classes: data.classNames,
-                       trainSamples: ["teacher": teacherData.count, "student": studentData.count, "baseline": studentData.count],
+                       trainSamples: trainSamples,
                        testSamples: testData.count, skippedSamples: skipped, accuracy: accuracy,
                        analysedEpochs: analysedEpochs, failedMaps: failed, flaggedMaps: flagged,
                        comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), inputIndices: inputIndices,
-                       finalMaps: finalMaps, datasetBaselines: datasetBaselines)
+                       finalMaps: finalMaps, datasetBaselines: datasetBaselines, methods: methodResults,
+                       weightDistances: weightDistances)
+    }
+
+    /// The one place a student is compared with the baseline (the metrics and hypotheses of Method.md §3–5).
+    private func compare(student: EntropyMapSet, studentTrajectory: WeightTrajectory?,
+                         baseline: EntropyMapSet, baselineTrajectory: WeightTrajectory?) throws -> MetricsComparison {
+        try KnowledgeMetrics.compare(student: student, studentTrajectory: studentTrajectory,
+                                     baseline: baseline, baselineTrajectory: baselineTrajectory, settings: config.metrics)
+    }
+
+    /// The network (and folder) name of a method's student: `student` for the paper's study with its one
+    /// default method, `student-<id>` otherwise.
+    public static func networkName(_ method: DistillationMethod, config: StudyConfig) -> String {
+        config.methods == [.paper] ? "student" : "student-\(method.id)"
+    }
+
+    /// One method's student, compared with the baseline.
+    public struct MethodResult: Codable, Equatable {
+        public var method: DistillationMethod
+        /// The student's network name (`student` or `student-<id>`), also its folder.
+        public var network: String
+        /// The analysed stage folder (stage1/stage2) of a two-stage method; nil for one-stage methods.
+        public var analysedStage: String?
+        public var comparison: MetricsComparison
+        public var accuracy: Double
     }
 
     /// Entropy maps of `inputs` for one network and checkpoint: from the store when present, else computed
@@ -263,10 +362,11 @@ public final class Study {
     }
 
     /// The weight-distance trajectory of Method.md §4 for one network, by the configured definition and scope.
-    private func trajectory(network: String, folder: URL, epochs: [Int], width: Double) throws -> WeightTrajectory {
+    private func trajectory(network: String, folder: URL, epochs: [Int], width: Double,
+                            definition: WeightDistanceDefinition? = nil) throws -> WeightTrajectory {
         let probe = try self.network(width: width, seed: config.seed)
         let names = try scopeParameterNames(probe)
-        switch config.metrics.weightDistance {
+        switch definition ?? config.metrics.weightDistance {
         case .epoch:
             return try WeightTrajectory.measuring(epochs: epochs) { epoch in
                 _ = try Checkpoint.load(into: probe, from: Trainer.checkpointURL(in: folder, epoch: epoch))
@@ -339,8 +439,13 @@ public final class Study {
 
     /// A linear or 1×1-conv adapter when the student's tap output differs from the teacher's.
     func makeAdapter(student: Model, teacher: Model, tap: String) throws -> Layer? {
-        let s = student.outputShape(batch: 1, through: try student.layerIndex(tap))
-        let t = teacher.outputShape(batch: 1, through: try teacher.layerIndex(tap))
+        try makeAdapter(student: student, teacher: teacher, studentTap: tap, teacherTap: tap)
+    }
+
+    /// A linear or 1×1-conv adapter from the student's `studentTap` output to the teacher's `teacherTap`.
+    func makeAdapter(student: Model, teacher: Model, studentTap: String, teacherTap: String) throws -> Layer? {
+        let s = student.outputShape(batch: 1, through: try student.layerIndex(studentTap))
+        let t = teacher.outputShape(batch: 1, through: try teacher.layerIndex(teacherTap))
         if s == t { return nil }
         var g = SeededGenerator(seed: config.seed, stream: 99)
         if s.count == t.count, s.dropLast() == t.dropLast() {
@@ -378,6 +483,8 @@ public final class Study {
         var learningRate: LearningRateSchedule
         var checkpoints: CheckpointSchedule
         var seed: UInt64
+        /// nil for the default (the paper's one feature-distillation student), so older folders still match.
+        var methods: [DistillationMethod]? = nil
     }
 
     private func register(_ run: String, in store: ResultsStore) throws {
@@ -389,7 +496,8 @@ public final class Study {
                                    teacherEpochs: c.teacherEpochs, studentEpochs: c.studentEpochs,
                                    studentStage2Epochs: c.studentStage2Epochs, baselineEpochs: c.baselineEpochs,
                                    batchSize: c.batchSize, optimizer: c.optimizer, learningRate: c.learningRate,
-                                   checkpoints: c.checkpoints, seed: c.seed)
+                                   checkpoints: c.checkpoints, seed: c.seed,
+                                   methods: c.methods == [.paper] ? nil : c.methods)
         let json = String(decoding: try JSONEncoder.sorted.encode(identity), as: UTF8.self)
         if let old = try store.runSettings(run), old != json {
             var differences: [String] = []

@@ -40,6 +40,9 @@ public struct StudyConfig: Codable, Equatable, Sendable {
     public var metrics: MetricSettings = MetricSettings()
     /// Seeds: networks, shuffling, subsets. The student and the baseline start from the same weights.
     public var seed: UInt64 = 1
+    /// The distillation methods compared, one student each (Docs/Methods.md); the default is the paper's
+    /// feature distillation alone, whose student is called `student` (otherwise `student-<id>`).
+    public var methods: [DistillationMethod] = [.paper]
 
     public init(family: String, tap: String) { self.family = family; self.tap = tap }
 
@@ -52,6 +55,12 @@ public struct StudyConfig: Codable, Equatable, Sendable {
         if analysedInputs < 1 { p.append("analysed-inputs must be at least 1, got \(analysedInputs)") }
         if !(teacherWidth > 0 && studentWidth > 0) { p.append("widths must be > 0") }
         if batchSize < 1 { p.append("batch-size must be at least 1") }
+        if methods.isEmpty { p.append("methods is empty: give at least one distillation method (\(DistillationMethod.ids.joined(separator: ", ")))") }
+        let ids = methods.map(\.id)
+        for id in Set(ids) where ids.filter({ $0 == id }).count > 1 {
+            p.append("methods lists '\(id)' more than once; each method trains one student folder student-\(id)/, so compare its settings in separate experiments or a sweep")
+        }
+        p += methods.flatMap(\.problems)
         if !p.isEmpty { throw StudyError.invalidConfig(p) }
         try entropy.validate()
         try metrics.validate()

@@ -94,6 +94,98 @@ public final class Trainer {
                                trained: all.filter { !lowerNames.contains($0.0) }, record: record,
                                objective: scratchObjective(from: studentTap + 1))
             return [first, try runStage(stage2, data: data)]
+
+        case let .fitNets(teacher, teacherLayer, studentLayer, adapter, temperature, beta):
+            guard temperature > 0, beta >= 0, beta <= 1 else {
+                throw TrainingError.invalidConfig(["FitNets' KD stage needs T > 0 and β in [0, 1], got T = \(temperature), β = \(beta)"])
+            }
+            let teacherTap = try teacher.layerIndex(teacherLayer)
+            let studentTap = try model.layerIndex(studentLayer)
+            try checkTeacher(teacher, studentShape: model.outputShape(batch: 1), teacherShape: teacher.outputShape(batch: 1))
+            let studentFeature = model.outputShape(batch: 1, through: studentTap)
+            let adapted = adapter.map { $0.outputShape(for: studentFeature) } ?? studentFeature
+            let teacherFeature = teacher.outputShape(batch: 1, through: teacherTap)
+            guard adapted == teacherFeature else {
+                throw TrainingError.tapShapeMismatch(student: Array(adapted.dropFirst()), teacher: Array(teacherFeature.dropFirst()))
+            }
+            var record = ModeRecord(kind: "fitnets")
+            record.teacher = teacher.name
+            record.teacherFingerprint = fingerprint(teacher)
+            record.teacherTap = teacherLayer
+            record.studentTap = studentLayer
+            record.adapter = adapter?.kind
+            record.temperature = Double(temperature)
+            record.beta = Double(beta)
+            let adapterParameters = adapter.map { Trainer.namedParameters(of: $0, prefix: "adapter.") } ?? []
+            let stage1 = Stage(name: "stage1", index: 1, folder: root.appendingPathComponent("stage1", isDirectory: true),
+                               epochs: config.epochs, trained: model.namedParameters(through: studentTap) + adapterParameters,
+                               record: record,
+                               objective: featureObjective(teacher: teacher, teacherTap: teacherTap, studentTap: studentTap, adapter: adapter),
+                               adapter: adapter)
+            let first = try runStage(stage1, data: data)
+            let stage2 = Stage(name: "stage2", index: 2, folder: root.appendingPathComponent("stage2", isDirectory: true),
+                               epochs: config.stage2Epochs ?? config.epochs, trained: all, record: record,
+                               objective: hintonObjective(teacher: teacher, temperature: temperature, beta: beta))
+            return [first, try runStage(stage2, data: data)]
+
+        case let .attentionTransfer(teacher, pairs, beta):
+            guard beta >= 0, beta.isFinite, !pairs.isEmpty else {
+                throw TrainingError.invalidConfig(["attention transfer needs β ≥ 0 and at least one layer pair, got β = \(beta), \(pairs.count) pairs"])
+            }
+            try checkTeacher(teacher, studentShape: nil, teacherShape: nil)
+            let problems = MethodLayers.problems(.attentionTransfer(pairs: pairs, beta: Double(beta)), student: model,
+                                                 teacher: teacher, tap: pairs[0].student)
+            guard problems.isEmpty else { throw TrainingError.invalidConfig(problems) }
+            let indices = try pairs.map { (s: try model.layerIndex($0.student), t: try teacher.layerIndex($0.teacher)) }
+            var record = ModeRecord(kind: "attention-transfer")
+            record.teacher = teacher.name
+            record.teacherFingerprint = fingerprint(teacher)
+            record.pairs = pairs.map { "\($0.student)->\($0.teacher)" }
+            record.beta = Double(beta)
+            let stage = Stage(name: nil, index: 0, folder: root, epochs: config.epochs, trained: all, record: record,
+                              objective: attentionObjective(teacher: teacher, pairs: indices, beta: beta))
+            return [try runStage(stage, data: data)]
+
+        case let .flowOfSolution(teacher, pairs):
+            try checkTeacher(teacher, studentShape: model.outputShape(batch: 1), teacherShape: teacher.outputShape(batch: 1))
+            guard !pairs.isEmpty else { throw TrainingError.invalidConfig(["FSP needs at least one layer pair"]) }
+            let problems = MethodLayers.problems(.flowOfSolution(pairs: pairs), student: model, teacher: teacher, tap: pairs[0].from)
+            guard problems.isEmpty else { throw TrainingError.invalidConfig(problems) }
+            let s = try pairs.map { (try model.layerIndex($0.from), try model.layerIndex($0.to)) }
+            let t = try pairs.map { (try teacher.layerIndex($0.from), try teacher.layerIndex($0.to)) }
+            let top = s.map { max($0.0, $0.1) }.max()!
+            var record = ModeRecord(kind: "fsp")
+            record.teacher = teacher.name
+            record.teacherFingerprint = fingerprint(teacher)
+            record.pairs = pairs.map { "\($0.from)->\($0.to)" }
+            let stage1 = Stage(name: "stage1", index: 1, folder: root.appendingPathComponent("stage1", isDirectory: true),
+                               epochs: config.epochs, trained: model.namedParameters(through: top), record: record,
+                               objective: flowObjective(teacher: teacher, student: s, teacherPairs: t))
+            let first = try runStage(stage1, data: data)
+            let stage2 = Stage(name: "stage2", index: 2, folder: root.appendingPathComponent("stage2", isDirectory: true),
+                               epochs: config.stage2Epochs ?? config.epochs, trained: all, record: record,
+                               objective: scratchObjective(from: 0))
+            return [first, try runStage(stage2, data: data)]
+
+        case let .mutualLearning(peers):
+            guard !peers.isEmpty else { throw TrainingError.invalidConfig(["mutual learning needs at least one peer"]) }
+            for p in peers { try checkTeacher(p, studentShape: model.outputShape(batch: 1), teacherShape: p.outputShape(batch: 1)) }
+            let cohort = Cohort(peers)
+            var record = ModeRecord(kind: "mutual-learning")
+            record.peers = peers.count
+            let contexts = peers.map { $0.makeContext() }
+            let stage = Stage(name: nil, index: 0, folder: root, epochs: config.epochs,
+                              trained: all + Trainer.namedParameters(of: cohort, prefix: ""), record: record,
+                              objective: mutualObjective(peers: peers, contexts: contexts), adapter: cohort,
+                              extraContexts: contexts)
+            return [try runStage(stage, data: data)]
+
+        case let .fineTuning(source):
+            var record = ModeRecord(kind: "fine-tune")
+            record.source = source
+            let stage = Stage(name: nil, index: 0, folder: root, epochs: config.epochs, trained: all,
+                              record: record, objective: scratchObjective(from: 0))
+            return [try runStage(stage, data: data)]
         }
     }
 
@@ -130,7 +222,11 @@ public final class Trainer {
         var trained: [(String, Parameter)]
         var record: ModeRecord
         var objective: Objective
+        /// Extra trained layers whose state is saved with the optimiser's: FitNets' and feature distillation's
+        /// adapter, mutual learning's peers (a ``Cohort``).
         var adapter: Layer? = nil
+        /// Contexts of other networks trained in this stage (mutual learning's peers): reseeded every epoch.
+        var extraContexts: [LayerContext] = []
     }
 
     /// How a run was trained, beyond the config; compared when resuming.
@@ -144,6 +240,12 @@ public final class Trainer {
         var adapter: String? = nil
         var temperature: Double? = nil
         var beta: Double? = nil
+        /// Attention-transfer and FSP layer pairs ("a->b").
+        var pairs: [String]? = nil
+        /// Mutual learning: the number of peers.
+        var peers: Int? = nil
+        /// Fine-tuning: the weights the model started from.
+        var source: String? = nil
     }
 
     /// The model's root context, created on first use and reused by every step (its buffers stay warm).
@@ -219,6 +321,129 @@ public final class Trainer {
         }
     }
 
+    /// CE on the logits plus (β/2)·Σ_pairs attention-transfer losses at intermediate layers.
+    private func attentionObjective(teacher: Model, pairs: [(s: Int, t: Int)], beta: Float) -> Objective {
+        let teacherContext = teacher.makeContext()
+        teacherContext.training = false
+        let studentTaps = Array(Set(pairs.map(\.s))).sorted()
+        let teacherTaps = Array(Set(pairs.map(\.t))).sorted()
+        let last = model.layerNames.count - 1
+        return { [unowned self] x, labels in
+            let c = context
+            teacherContext.validLengths = batchLengths
+            c.training = true
+            let features = Trainer.forward(model, x, c, taps: studentTaps, through: last)
+            let targets = Trainer.forward(teacher, x, teacherContext, taps: teacherTaps, through: teacherTaps.last!)
+            var loss = Loss.crossEntropy(logits: features[last]!, labels: labels, gradient: gradient)
+            var tapGradients: [Int: Tensor] = [:]
+            let g = Tensor(shape: [0])
+            for (s, t) in pairs {
+                loss += Double(beta / 2) * Loss.attentionTransfer(student: features[s]!, teacher: targets[t]!, gradient: g)
+                let acc = tapGradients[s] ?? { let z = Tensor(shape: g.shape); tapGradients[s] = z; return z }()
+                for i in 0..<g.count { acc.data[i] += beta / 2 * g.data[i] }
+            }
+            Trainer.backward(model, c, top: last, topGradient: gradient, tapGradients: tapGradients)
+            return loss
+        }
+    }
+
+    /// Σ_pairs of FSP matching losses (each the mean over its matrix entries), back-propagated from the
+    /// student's pair layers.
+    private func flowObjective(teacher: Model, student: [(Int, Int)], teacherPairs: [(Int, Int)]) -> Objective {
+        let teacherContext = teacher.makeContext()
+        teacherContext.training = false
+        let studentTaps = Array(Set(student.flatMap { [$0.0, $0.1] })).sorted()
+        let teacherTaps = Array(Set(teacherPairs.flatMap { [$0.0, $0.1] })).sorted()
+        return { [unowned self] x, _ in
+            let c = context
+            teacherContext.validLengths = batchLengths
+            c.training = true
+            let features = Trainer.forward(model, x, c, taps: studentTaps, through: studentTaps.last!)
+            let targets = Trainer.forward(teacher, x, teacherContext, taps: teacherTaps, through: teacherTaps.last!)
+            var loss = 0.0
+            var tapGradients: [Int: Tensor] = [:]
+            func accumulate(_ layer: Int, _ g: Tensor) {
+                if let acc = tapGradients[layer] { for i in 0..<g.count { acc.data[i] += g.data[i] } } else { tapGradients[layer] = g }
+            }
+            for ((a, b), (ta, tb)) in zip(student, teacherPairs) {
+                let g1 = Tensor(shape: [0]), g2 = Tensor(shape: [0])
+                let target = Loss.flowMatrix(targets[ta]!, targets[tb]!)
+                // The mean over the C1·C2 matrix entries (Yim et al. sum them, with pair weights): the loss
+                // scale then does not grow with the width, and the study's learning rate stays usable.
+                let entries = Double(target.shape[1] * target.shape[2])
+                loss += Loss.flowMatching(first: features[a]!, second: features[b]!, teacherFlow: target,
+                                          firstGradient: g1, secondGradient: g2, weight: 1 / entries)
+                accumulate(a, g1); accumulate(b, g2)
+            }
+            Trainer.backward(model, c, top: studentTaps.last!, topGradient: nil, tapGradients: tapGradients)
+            return loss
+        }
+    }
+
+    /// Every cohort member's CE + mean KL from the others (their logits of the same batch, as constants);
+    /// returns the cohort's mean loss.
+    private func mutualObjective(peers: [Model], contexts: [LayerContext]) -> Objective {
+        let grads = peers.map { _ in Tensor(shape: [0]) }
+        return { [unowned self] x, labels in
+            let c = context
+            c.training = true
+            var logits = [model.forward(x, c)]
+            for (p, pc) in zip(peers, contexts) {
+                pc.training = true
+                pc.validLengths = batchLengths
+                logits.append(p.forward(x, pc))
+            }
+            var total = 0.0
+            let members = [model] + peers, ctxs = [c] + contexts, gs = [gradient] + grads
+            for k in 0..<members.count {
+                let others = logits.enumerated().filter { $0.offset != k }.map(\.element)
+                total += Loss.mutual(logits: logits[k], peers: others, labels: labels, gradient: gs[k])
+            }
+            for k in 0..<members.count {
+                ctxs[k].parameterGradients = true
+                ctxs[k].inputGradient = false
+                _ = members[k].backward(gs[k], ctxs[k])
+            }
+            return total / Double(members.count)
+        }
+    }
+
+    /// Runs `model` through layer `through`, returning the outputs of `taps` (and of `through`) by layer index.
+    /// The outputs are the layers' own buffers, valid until the next forward pass.
+    static func forward(_ model: Model, _ x: Tensor, _ c: LayerContext, taps: [Int], through: Int) -> [Int: Tensor] {
+        var out: [Int: Tensor] = [:]
+        var h = x, start = 0
+        for t in (taps + [through]).sorted() where t >= start && t <= through {
+            h = model.body.forward(h, c, range: start..<(t + 1))
+            out[t] = h
+            start = t + 1
+        }
+        return out
+    }
+
+    /// Back-propagates from the output of layer `top` (gradient `topGradient`, or that layer's tap gradient)
+    /// to the input, adding each tap's gradient at its layer's output on the way down. Parameter gradients
+    /// accumulate in the model's parameters.
+    static func backward(_ model: Model, _ c: LayerContext, top: Int, topGradient: Tensor?, tapGradients: [Int: Tensor]) {
+        func sum(_ a: Tensor?, _ b: Tensor?) -> Tensor {
+            guard let a else { return b! }
+            guard let b else { return a }
+            let out = a.copy()
+            for i in 0..<out.count { out.data[i] += b.data[i] }
+            return out
+        }
+        var g = sum(topGradient, tapGradients[top])
+        var current = top
+        c.parameterGradients = true
+        for t in tapGradients.keys.sorted(by: >) where t < current {
+            c.inputGradient = true
+            g = sum(model.body.backward(g, c, range: (t + 1)..<(current + 1)), tapGradients[t])
+            current = t
+        }
+        c.inputGradient = false
+        _ = model.body.backward(g, c, range: 0..<(current + 1))
+    }
+
     private func checkTeacher(_ teacher: Model, studentShape: [Int]?, teacherShape: [Int]?) throws {
         guard teacher.inputShape == model.inputShape else {
             throw TrainingError.incompatibleTeacher("it takes inputs of shape \(teacher.inputShape), the student \(model.inputShape)")
@@ -249,6 +474,7 @@ public final class Trainer {
             for i in 0..<n { order[i] = i }   // each epoch's order depends on (seed, epoch) only
             shuffle(&order, seed: config.seed, stream: UInt64(stage.index) << 32 | UInt64(epoch))
             reseed(context, epoch: epoch, stage: stage.index, counter: 0)
+            for (k, c) in stage.extraContexts.enumerated() { reseed(c, epoch: epoch, stage: 16 + k, counter: 0) }
             var pathLog = "", stepLog = ""
             var lossSum = 0.0
             var lr: Float = 0
@@ -331,4 +557,16 @@ public final class Trainer {
         }
         return String(h, radix: 16)
     }
+}
+
+/// The peers of a mutual-learning run as one layer tree, so their weights and buffers travel in the state
+/// files (`adapter/peerN.…`) and a run resumes exactly. Never run as a layer.
+final class Cohort: Layer {
+    let kind = "cohort"
+    let peers: [Model]
+    init(_ peers: [Model]) { self.peers = peers }
+    var children: [(String, Layer)] { peers.enumerated().map { ("peer\($0.offset + 1)", $0.element.body as Layer) } }
+    func outputShape(for inputShape: [Int]) -> [Int] { inputShape }
+    func forward(_ x: Tensor, _ context: LayerContext) -> Tensor { fatalError("a cohort is not run as a layer") }
+    func backward(_ dy: Tensor, _ context: LayerContext) -> Tensor { fatalError("a cohort is not run as a layer") }
 }

@@ -86,6 +86,22 @@ public enum TrainingMode {
     case featureDistillation(teacher: Model, teacherTap: String, studentTap: String, adapter: Layer?)
     /// Hinton et al.'s loss `(1 − β)·CE + β·T²·KL(softmax(t/T) ‖ softmax(s/T))` on the whole network.
     case hinton(teacher: Model, temperature: Float, beta: Float)
+    /// FitNets (Docs/Methods.md): stage 1 as feature distillation from the student's `studentLayer` to the
+    /// teacher's `teacherLayer` (through `adapter`, the regressor), training the student up to that layer;
+    /// stage 2 Hinton KD with (`temperature`, `beta`) on the whole network (nothing frozen).
+    case fitNets(teacher: Model, teacherLayer: String, studentLayer: String, adapter: Layer?, temperature: Float, beta: Float)
+    /// Attention transfer: `CE + (β/2) Σ_pairs Loss.attentionTransfer(student, teacher)` on the whole network.
+    case attentionTransfer(teacher: Model, pairs: [LayerPair], beta: Float)
+    /// FSP: stage 1 trains the student up to its deepest pair layer with `Σ_pairs Loss.flowMatching` (weight
+    /// 1/(C1·C2): the mean over matrix entries); stage 2
+    /// trains the whole network with cross-entropy.
+    case flowOfSolution(teacher: Model, pairs: [FlowPair])
+    /// Deep mutual learning: the model and `peers` (same input and classes) trained together, each with
+    /// ``Loss/mutual(logits:peers:labels:gradient:)``; checkpoints hold the model (the peers' weights are in
+    /// the state files, so a run resumes exactly).
+    case mutualLearning(peers: [Model])
+    /// Cross-entropy from the model's current weights, which the caller loaded from `source` (recorded).
+    case fineTuning(source: String)
 }
 
 /// Errors a user's settings or data can cause during training.

@@ -1,0 +1,147 @@
+import Foundation
+import KDCore
+
+/// Runs an ``Experiment``: every seed of the base settings (`seed-N/`), then every sweep point (a
+/// threshold-only point reuses the seed's folder, since metrics are computed from the stored maps; other
+/// points train in `SWEEP/POINT/seed-N/`). Writes `resolved.yaml`, `experiment.csv` (one row per sweep point,
+/// seed and network) and `experiment.txt` (the tables: the methods side by side, one table per sweep).
+struct ExperimentRunner {
+    let experiment: Experiment
+    let plugin: ModalityPlugin
+    var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    init(experiment: Experiment, registry: PluginRegistry) throws {
+        self.experiment = experiment
+        self.plugin = try registry.plugin(named: experiment.plugin)
+    }
+
+    /// One study's rows.
+    struct Row {
+        var sweep: String
+        var point: String
+        var seed: UInt64
+        var network: String
+        var method: String
+        var report: MetricsReport
+        var accuracy: Double?
+    }
+
+    /// Checks everything that can be checked before training (data, taps, methods' layers), then runs.
+    /// Returns the text of `experiment.txt`.
+    @discardableResult
+    func run() throws -> String {
+        let e = experiment
+        let source = try e.checkAgainstData(plugin: plugin)
+        let root = URL(fileURLWithPath: e.output)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try e.resolvedYAML().write(to: root.appendingPathComponent("resolved.yaml"), atomically: true, encoding: .utf8)
+        let family = try plugin.family(e.config.family)
+        var rows: [Row] = []
+        var sourcesByOptions: [[String: String]: DatasetSource] = [e.options: source]
+
+        func study(_ config: StudyConfig, options: [String: String], folder: URL, reports: URL? = nil, sweep: String, point: String) throws {
+            let data: DatasetSource
+            if let d = sourcesByOptions[options] { data = d } else {
+                data = try plugin.open(e.dataPath, options: options)
+                sourcesByOptions[options] = data
+            }
+            log("— \(sweep.isEmpty ? "" : "\(sweep) \(point), ")seed \(config.seed): \(folder.path)")
+            let s = try Study(config: config, family: family, data: data, folder: folder)
+            s.log = { [log] in log("  " + $0) }
+            let o = try s.run()
+            let reportFolder = reports ?? folder
+            try FileManager.default.createDirectory(at: reportFolder, withIntermediateDirectories: true)
+            try StudyReport.write(o, to: reportFolder)
+            try StudyReport.text(o).write(to: reportFolder.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
+            for m in o.methods {
+                rows.append(Row(sweep: sweep, point: point, seed: config.seed, network: m.network, method: m.method.id,
+                                report: m.comparison.student, accuracy: o.accuracy[m.network]))
+            }
+            rows.append(Row(sweep: sweep, point: point, seed: config.seed, network: "baseline", method: "baseline",
+                            report: o.comparison.baseline, accuracy: o.accuracy["baseline"]))
+        }
+
+        for seed in e.seeds {
+            var c = e.config
+            c.seed = seed
+            try study(c, options: e.options, folder: root.appendingPathComponent("seed-\(seed)"), sweep: "", point: "")
+        }
+        for sweep in e.sweeps {
+            for point in sweep.points {
+                for seed in e.seeds {
+                    var c = e.config
+                    c.seed = seed
+                    var options = e.options
+                    for (k, v) in point.options { options[k] = v }
+                    if let t = point.threshold { c.metrics.threshold = t }
+                    if let w = point.teacherWidth { c.teacherWidth = w }
+                    if let f = point.dataFraction { c.studentDataFraction = f }
+                    let trainingChanged = point.teacherWidth != nil || point.dataFraction != nil || !point.options.isEmpty
+                    let pointFolder = root.appendingPathComponent(Self.folderName(sweep.name))
+                        .appendingPathComponent(Self.folderName(point.label)).appendingPathComponent("seed-\(seed)")
+                    // A threshold-only point runs in the seed's folder and reads its stored maps (the training
+                    // identity is unchanged, so nothing is trained again); its reports go to the point's folder.
+                    if trainingChanged {
+                        try study(c, options: options, folder: pointFolder, sweep: sweep.name, point: point.label)
+                    } else {
+                        try study(c, options: options, folder: root.appendingPathComponent("seed-\(seed)"), reports: pointFolder,
+                                  sweep: sweep.name, point: point.label)
+                    }
+                }
+            }
+        }
+        let csv = Self.csv(rows)
+        try csv.write(to: root.appendingPathComponent("experiment.csv"), atomically: true, encoding: .utf8)
+        let text = Self.tables(rows, experiment: e)
+        try text.write(to: root.appendingPathComponent("experiment.txt"), atomically: true, encoding: .utf8)
+        return text
+    }
+
+    static func folderName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "=" ? $0 : "_" })
+    }
+
+    static func value(_ r: MetricsReport) -> [Double?] {
+        [r.foregroundPoints?.value, r.backgroundPoints?.value, r.lambda?.value, r.distanceMean?.value,
+         r.distanceVariance?.value, r.rho?.value]
+    }
+
+    static func csv(_ rows: [Row]) -> String {
+        var out = "sweep,point,seed,network,method,N_fg,N_bg,lambda,D_mean,D_var,rho,accuracy\n"
+        for r in rows {
+            let v = value(r.report).map { $0.map { String(format: "%.6g", $0) } ?? "" }
+            out += "\"\(r.sweep)\",\"\(r.point)\",\(r.seed),\(r.network),\(r.method),\(v.joined(separator: ",")),\(r.accuracy.map { String(format: "%.6g", $0) } ?? "")\n"
+        }
+        return out
+    }
+
+    /// Mean over seeds of each (point, network) row; one table for the base settings and one per sweep.
+    static func tables(_ rows: [Row], experiment e: Experiment) -> String {
+        var out = "Experiment \(e.file) — plugin \(e.plugin), family \(e.config.family), tap \(e.config.tap), seeds \(e.seeds.map(String.init).joined(separator: ", "))\n"
+        out += "Each value is the mean over seeds of the per-seed mean over analysed inputs (per-seed tables: seed-N/report.txt).\n"
+        let header = ["", "N_fg ↑", "N_bg ↓", "λ ↑", "D_mean ↓", "D_var ↓", "ρ ↑", "accuracy"]
+        func table(_ title: String, _ selected: [Row]) {
+            out += "\n\(title)\n"
+            var keys: [(String, String)] = []
+            for r in selected where !keys.contains(where: { $0 == (r.point, r.network) }) { keys.append((r.point, r.network)) }
+            var lines = [header]
+            for (point, network) in keys {
+                let group = selected.filter { $0.point == point && $0.network == network }
+                let values = (0..<6).map { i -> String in
+                    let xs = group.compactMap { value($0.report)[i] }
+                    return xs.isEmpty ? "n/a" : String(format: "%.3g", xs.reduce(0, +) / Double(xs.count))
+                }
+                let acc = group.compactMap(\.accuracy)
+                let label = (point.isEmpty ? "" : point + "  ") + (network == "baseline" ? "B (baseline)" : "S " + (group.first?.method ?? network))
+                lines.append([label] + values + [acc.isEmpty ? "n/a" : String(format: "%.1f %%", 100 * acc.reduce(0, +) / Double(acc.count))])
+            }
+            let widths = (0..<header.count).map { col in lines.map { $0[col].count }.max()! }
+            for l in lines {
+                out += "  " + l.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") + "\n"
+            }
+        }
+        table("Methods side by side (n = \(e.seeds.count) seed\(e.seeds.count == 1 ? "" : "s")):", rows.filter { $0.sweep.isEmpty })
+        for s in e.sweeps { table("Sweep \(s.name):", rows.filter { $0.sweep == s.name }) }
+        return out
+    }
+}
