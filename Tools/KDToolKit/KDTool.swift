@@ -13,7 +13,7 @@ public struct KDTool: ParsableCommand {
         reports N_fg, N_bg, λ, D_mean, D_var and ρ (Zhang, Cheng, Chen, Rao). The modalities it reads come \
         from its plugins: `kd-tool plugins` lists them. See Docs/ for every analysis.
         """,
-        subcommands: [QuickstartCommand.self, AnalyzeCommand.self, DatasetCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [QuickstartCommand.self, AnalyzeCommand.self, DatasetCommand.self, CheckCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 
     public init() {}
