@@ -1,0 +1,11 @@
+// The XML reader (VOC and ILSVRC DET annotations): depth and size limits, entities, malformed documents.
+import FuzzSupport
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    if let document = try? XML.parse(bytes: bytes(data, size), name: "fuzz.xml") {
+        _ = document.element("size/width")?.text
+        for object in document.children(named: "object") { _ = try? object.double("bndbox/xmin") }
+    }
+    return 0
+}
