@@ -92,7 +92,9 @@ for i in $(seq 1 "$N"); do
         how="after ${delay_ms} ms"
         sleep "$(awk -v d="$delay_ms" 'BEGIN { printf "%.3f", d / 1000 }')"
     else
-        # When the run folder changes (a checkpoint, a CSV row, a store commit), plus 0-20 ms.
+        # When the run folder next changes (a checkpoint, a CSV row, a store commit) after a growing delay,
+        # plus 0-20 ms.
+        sleep "$(awk -v d="$(( ref_ms * i / N * (40 + RANDOM % 40) / 100 ))" 'BEGIN { printf "%.3f", d / 1000 }')"
         before=$(fingerprint "$KILLED"); waited=0
         while kill -0 "$pid" 2>/dev/null && [ "$(fingerprint "$KILLED")" = "$before" ] && [ $waited -lt 3000 ]; do
             sleep 0.005; waited=$((waited + 5))
