@@ -19,8 +19,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [.package(path: "../..")],
     targets: [
+        // libFuzzer's driver, started from each fuzzer's entry point (see its header).
+        .target(name: "FuzzDriver", path: "Sources/FuzzDriver"),
         .target(name: "FuzzSupport",
-                dependencies: [.product(name: "KDCore", package: main), .product(name: "KDDatasets", package: main),
+                dependencies: ["FuzzDriver", .product(name: "KDCore", package: main), .product(name: "KDDatasets", package: main),
                                .product(name: "ImageGrid", package: main)],
                 path: "Sources/FuzzSupport"),
     ] + fuzzers.map { name in

@@ -3,6 +3,7 @@ import Foundation
 @_exported import KDCore
 @_exported import KDDatasets
 @_exported import ImageGrid
+@_exported import FuzzDriver
 
 /// The fuzzer's input as an array.
 public func bytes(_ data: UnsafePointer<UInt8>, _ size: Int) -> [UInt8] {

@@ -14,3 +14,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     openCollection(members)
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_cub_main`): libFuzzer's driver.
+@_cdecl("fuzz_cub_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

@@ -10,3 +10,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     ("ILSVRC/Data/DET/train/a.JPEG", tinyJPEG), ("ILSVRC/Data/DET/val/b.JPEG", tinyJPEG)])
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_ilsvrc_main`): libFuzzer's driver.
+@_cdecl("fuzz_ilsvrc_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

@@ -9,3 +9,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? RGBImage.decodePNGIndices(bytes: input, name: "fuzz.png", maxPixels: 1 << 22)
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_image_main`): libFuzzer's driver.
+@_cdecl("fuzz_image_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

@@ -13,3 +13,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? JSONSerialization.jsonObject(with: Data(input), options: [.fragmentsAllowed])
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_json_main`): libFuzzer's driver.
+@_cdecl("fuzz_json_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

@@ -9,3 +9,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_pickle_main`): libFuzzer's driver.
+@_cdecl("fuzz_pickle_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

@@ -11,3 +11,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     (root + "train/n01443537/images/n01443537_0.JPEG", tinyJPEG), (root + "val/images/val_0.JPEG", tinyJPEG)])
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_tinyimagenet_main`): libFuzzer's driver.
+@_cdecl("fuzz_tinyimagenet_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}

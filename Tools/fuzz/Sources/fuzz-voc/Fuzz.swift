@@ -10,3 +10,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     (root + "Annotations/a.xml", p[2]), (root + "JPEGImages/a.jpg", tinyJPEG)])
     return 0
 }
+
+/// The executable's entry point (SwiftPM links `main` to `fuzz_voc_main`): libFuzzer's driver.
+@_cdecl("fuzz_voc_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    kd_fuzz_run(argc, argv)
+}
