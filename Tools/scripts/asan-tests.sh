@@ -3,7 +3,8 @@
 #
 #   Tools/scripts/asan-tests.sh [FILTER]     default: the parser, dataset, store and tool suites
 #   Tools/scripts/asan-tests.sh all          every suite (slow: the numeric suites take long in debug)
-#   SANITIZER=undefined Tools/scripts/asan-tests.sh    try UBSan instead (see Docs/Robustness.md)
+#   SANITIZER=thread Tools/scripts/asan-tests.sh       another sanitizer swiftc supports here (UBSan is not:
+#                                                     swiftc refuses -sanitize=undefined on x86_64 Linux)
 #
 # Builds into .build-asan/ (or .build-<sanitizer>/) so the release build is left alone.
 set -u
@@ -17,10 +18,13 @@ swift build --build-tests --scratch-path "$SCRATCH" -Xswiftc -sanitize="$SANITIZ
 built=$(date +%s)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Wall-clock bounds written for release builds are not kept under a debug build with AddressSanitizer
+# (300,000 pickle appends: 8 s instead of < 5 s); such tests are skipped here, the release suite keeps them.
+SKIP='appendsToAMemoisedListAreLinear'
 if [ "$FILTER" = all ]; then
-    swift test --skip-build --scratch-path "$SCRATCH"
+    swift test --skip-build --scratch-path "$SCRATCH" --skip "$SKIP"
 else
-    swift test --skip-build --scratch-path "$SCRATCH" --filter "$FILTER"
+    swift test --skip-build --scratch-path "$SCRATCH" --filter "$FILTER" --skip "$SKIP"
 fi
 rc=$?
 end=$(date +%s)
