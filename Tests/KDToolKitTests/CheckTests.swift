@@ -125,6 +125,8 @@ import _TestSupport
             #expect(printed.contains { $0.hasPrefix("problem:") && $0.contains(junk.path) }, "\(printed)")
             #expect(Self.exitCode([junk.path]) == 1)
             #expect(try CheckCommand.check(dir.appendingPathComponent("missing").path).refused)
+            let folder = try CheckCommand.check(dir.path)
+            #expect(folder.refused && folder.problems.first?.contains("a folder holding download.tgz") == true, "\(folder.problems)")
         }
     }
 

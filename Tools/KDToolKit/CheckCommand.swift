@@ -137,7 +137,12 @@ struct CheckCommand: ParsableCommand {
             out.problem("\(damage)")
         } else {
             out.result.format = "unrecognised"
-            let what = (try? ArchiveReader.detectFormat(path: path)).map { "a readable \($0)" } ?? "a file"
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let names = isDirectory.boolValue ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() : []
+            let what = isDirectory.boolValue
+                ? "a folder holding " + (names.isEmpty ? "nothing" : names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : ""))
+                : (try? ArchiveReader.detectFormat(path: path)).map { "a readable \($0)" } ?? "a file"
             out.problem("\(path): \(what), but no plugin recognises it (tried \(registry.names.joined(separator: ", "))) and it is not a safetensors checkpoint")
         }
     }
