@@ -14,7 +14,8 @@ public struct KDTool: ParsableCommand {
         from its plugins: `kd-tool plugins` lists them. See Docs/ for every analysis.
         """,
         subcommands: [QuickstartCommand.self, AnalyzeCommand.self, ExperimentCommand.self, DatasetCommand.self,
-                      PluginsCommand.self, ReportCommand.self, StatusCommand.self, CoherencyCommand.self, BenchCommand.self]
+                      PluginsCommand.self, CheckCommand.self, ReportCommand.self, StatusCommand.self, CoherencyCommand.self,
+                      BenchCommand.self]
     )
 
     public init() {}

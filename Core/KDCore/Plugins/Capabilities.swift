@@ -111,3 +111,30 @@ public struct DefaultRun: @unchecked Sendable {
 public protocol DefaultRuns {
     var defaultRuns: [DefaultRun] { get }
 }
+
+// MARK: - Checking files (`kd-tool check PATH`)
+
+/// What a plugin found in one file it claims: the format, lines describing the content, and every problem
+/// (one line each naming the file, member, line or record, and the reason; excerpts short).
+public struct FileCheckReport: Sendable, Equatable {
+    /// The format recognised, e.g. "JPEG image" or "IDX array".
+    public var format: String
+    /// What was found (sizes, counts, names), one line each.
+    public var found: [String]
+    /// Bad records and damage, one line each; any problem makes `kd-tool check` exit non-zero.
+    public var problems: [String]
+    /// True when the file cannot be used at all (as opposed to holding some bad records).
+    public var refused: Bool
+
+    public init(format: String, found: [String] = [], problems: [String] = [], refused: Bool = false) {
+        self.format = format; self.found = found; self.problems = problems; self.refused = refused
+    }
+}
+
+/// A plugin that checks single files of its modality that are not datasets on their own (a photograph, an
+/// annotation, one array file), for `kd-tool check`. Datasets are checked through `recognise` and `open`.
+public protocol FileChecking {
+    /// The report on `path`, or nil when the file is not one of this plugin's formats (decided from its
+    /// content, cheaply; never throws). Reads the whole file when it is one.
+    func check(_ path: String) -> FileCheckReport?
+}
