@@ -1,0 +1,74 @@
+// A triangle mesh as the readers return it: vertex positions and triangles (polygons already split
+// into fans). V vertices, T triangles.
+
+/// A triangle mesh: `vertices` (V·3 floats, x y z per vertex) and `triangles` (T·3 vertex indices).
+public struct Mesh: Sendable, Equatable {
+    public var vertices: [Float]
+    public var triangles: [Int32]
+    public init(vertices: [Float], triangles: [Int32]) {
+        self.vertices = vertices; self.triangles = triangles
+    }
+    public var vertexCount: Int { vertices.count / 3 }
+    public var triangleCount: Int { triangles.count / 3 }
+}
+
+/// Caps applied before a reader allocates for a declared count (Docs/Data.md, "Reading untrusted archives").
+public struct MeshLimits: Sendable, Equatable {
+    /// Most vertices in one mesh. ModelNet40's largest OFF files hold a few hundred thousand; the
+    /// Sweet Home 3D models at most about a million.
+    public var maxVertices: Int
+    /// Most triangles (after fan triangulation).
+    public var maxTriangles: Int
+    public init(maxVertices: Int = 8_000_000, maxTriangles: Int = 16_000_000) {
+        self.maxVertices = maxVertices; self.maxTriangles = maxTriangles
+    }
+}
+
+/// The mesh formats read, by content.
+public enum MeshFormat: String, Sendable, CaseIterable {
+    case off = "OFF", ply = "PLY", stlASCII = "STL (ASCII)", stlBinary = "STL (binary)", obj = "OBJ"
+
+    /// The format of `bytes`, from the content: OFF and PLY by their magic line, ASCII STL by
+    /// `solid` followed by `facet`, binary STL by its size (84 + 50·T bytes), OBJ by `v`/`f` lines.
+    public static func detect(_ bytes: [UInt8]) -> MeshFormat? {
+        let head = String(decoding: bytes.prefix(512), as: UTF8.self)
+        let trimmed = head.drop { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\u{FEFF}" }
+        if trimmed.hasPrefix("OFF") || trimmed.hasPrefix("COFF") || trimmed.hasPrefix("NOFF") { return .off }
+        if trimmed.hasPrefix("ply\n") || trimmed.hasPrefix("ply\r") { return .ply }
+        if bytes.count >= 84 {
+            let n = Int(bytes[80]) | Int(bytes[81]) << 8 | Int(bytes[82]) << 16 | Int(bytes[83]) << 24
+            if 84 + 50 * n == bytes.count && !(trimmed.hasPrefix("solid") && head.contains("facet")) { return .stlBinary }
+        }
+        if trimmed.hasPrefix("solid") && head.contains("facet") { return .stlASCII }
+        if bytes.count >= 84, trimmed.hasPrefix("solid") == false, head.contains("\0") {
+            return .stlBinary   // a binary STL whose size disagrees: the reader reports it
+        }
+        for line in head.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).prefix(40) {
+            let t = line.drop { $0 == " " || $0 == "\t" }
+            if t.hasPrefix("v ") || t.hasPrefix("f ") || t.hasPrefix("o ") || t.hasPrefix("g ")
+                || t.hasPrefix("mtllib ") || t.hasPrefix("vn ") || t.hasPrefix("vt ") || t.hasPrefix("usemtl ") { return .obj }
+        }
+        return nil
+    }
+}
+
+/// Reads any supported mesh from bytes.
+public enum MeshReader {
+    public static func read(_ bytes: [UInt8], name: String, limits: MeshLimits = MeshLimits()) throws -> Mesh {
+        guard let format = MeshFormat.detect(bytes) else {
+            let shown = String(decoding: bytes.prefix(24), as: UTF8.self).replacingOccurrences(of: "\n", with: "⏎")
+            throw MeshError.unknownFormat(file: name, found: bytes.isEmpty ? "an empty file" : "content starting \"\(shown)\"")
+        }
+        return try read(bytes, format: format, name: name, limits: limits)
+    }
+
+    public static func read(_ bytes: [UInt8], format: MeshFormat, name: String, limits: MeshLimits = MeshLimits()) throws -> Mesh {
+        switch format {
+        case .off: return try OFFReader.read(bytes, name: name, limits: limits)
+        case .ply: return try PLYReader.read(bytes, name: name, limits: limits)
+        case .stlASCII: return try STLReader.readASCII(bytes, name: name, limits: limits)
+        case .stlBinary: return try STLReader.readBinary(bytes, name: name, limits: limits)
+        case .obj: return try OBJReader.read(bytes, name: name, limits: limits)
+        }
+    }
+}
