@@ -146,6 +146,21 @@ import Testing
         }
     }
 
+    /// Some exporters write edges as two-vertex `f` lines; catalogues are read with them passed over and counted.
+    @Test func canPassOverTwoVertexFacesWhenAsked() throws {
+        let text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2\n"
+        let m = try MeshReader.read(Array(text.utf8), name: "e.obj", limits: MeshLimits(skipShortFaces: true))
+        #expect(m.triangles == [0, 1, 2] && m.skippedFaces == 1)
+    }
+
+    /// Blender's exports start with comment lines and use CRLF; a long comment header is still an OBJ.
+    @Test func recognisesOBJAfterALongCommentHeaderWithCRLF() throws {
+        let header = (0..<60).map { "# comment line \($0) of a long licence header\r\n" }.joined()
+        let text = header + "mtllib m.mtl\r\no part\r\nv 0 0 0\r\nv 1 0 0\r\nv 0 1 0\r\nf 1 2 3\r\n"
+        #expect(MeshFormat.detect(Array(text.utf8)) == .obj)
+        #expect(try MeshReader.read(Array(text.utf8), name: "crlf.obj").triangles == [0, 1, 2])
+    }
+
     @Test func refusesBinaryFilesShorterThanTheirHeader() {
         let stl = binarySTL([[0, 0, 0, 1, 0, 0, 0, 1, 0]], declared: 1000)
         #expect(throws: MeshError.truncated(file: "t.stl", expectedBytes: 84 + 50_000, foundBytes: 134)) {

@@ -216,7 +216,8 @@ public final class PointCollection {
     public func cloud(_ object: PointObject, count: Int, seed: UInt64) throws -> SampledCloud {
         let bytes = try read(object.member)
         if object.isMesh {
-            let mesh = try MeshReader.read(bytes, name: object.id)
+            // Catalogue models may hold two-vertex `f` lines (edges): passed over, see MeshLimits.skipShortFaces.
+            let mesh = try MeshReader.read(bytes, name: object.id, limits: MeshLimits(skipShortFaces: format == .sweetHome3D))
             return try SurfaceSampler.sample(mesh, count: count, seed: SplitMix.hash(object.id, seed), name: object.id)
         }
         var points = try PointListReader.read(bytes, name: object.id, count: count)

@@ -5,8 +5,10 @@
 public struct Mesh: Sendable, Equatable {
     public var vertices: [Float]
     public var triangles: [Int32]
-    public init(vertices: [Float], triangles: [Int32]) {
-        self.vertices = vertices; self.triangles = triangles
+    /// Faces of fewer than 3 vertices passed over (only when ``MeshLimits/skipShortFaces`` is set).
+    public var skippedFaces = 0
+    public init(vertices: [Float], triangles: [Int32], skippedFaces: Int = 0) {
+        self.vertices = vertices; self.triangles = triangles; self.skippedFaces = skippedFaces
     }
     public var vertexCount: Int { vertices.count / 3 }
     public var triangleCount: Int { triangles.count / 3 }
@@ -19,8 +21,12 @@ public struct MeshLimits: Sendable, Equatable {
     public var maxVertices: Int
     /// Most triangles (after fan triangulation).
     public var maxTriangles: Int
-    public init(maxVertices: Int = 8_000_000, maxTriangles: Int = 16_000_000) {
-        self.maxVertices = maxVertices; self.maxTriangles = maxTriangles
+    /// OBJ only: pass over `f` lines of fewer than 3 vertices (counted in ``Mesh/skippedFaces``) instead
+    /// of refusing the file. Some exporters write edges as two-vertex `f` lines: 14 of the Sweet Home 3D
+    /// models do (e.g. blendswap-cc-0/desk/desk.obj line 2196, `f 59 134`), so catalogues are read with it set.
+    public var skipShortFaces = false
+    public init(maxVertices: Int = 8_000_000, maxTriangles: Int = 16_000_000, skipShortFaces: Bool = false) {
+        self.maxVertices = maxVertices; self.maxTriangles = maxTriangles; self.skipShortFaces = skipShortFaces
     }
 }
 
@@ -43,10 +49,14 @@ public enum MeshFormat: String, Sendable, CaseIterable {
         if bytes.count >= 84, trimmed.hasPrefix("solid") == false, head.contains("\0") {
             return .stlBinary   // a binary STL whose size disagrees: the reader reports it
         }
-        for line in head.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).prefix(40) {
+        // OBJ: the first line that is not blank or a comment starts with an OBJ keyword (headers of
+        // comments can be long, so up to 64 KiB are looked at).
+        let text = String(decoding: bytes.prefix(65_536), as: UTF8.self)
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             let t = line.drop { $0 == " " || $0 == "\t" }
-            if t.hasPrefix("v ") || t.hasPrefix("f ") || t.hasPrefix("o ") || t.hasPrefix("g ")
-                || t.hasPrefix("mtllib ") || t.hasPrefix("vn ") || t.hasPrefix("vt ") || t.hasPrefix("usemtl ") { return .obj }
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            let keyword = t.prefix { $0 != " " && $0 != "\t" }
+            return ["v", "f", "o", "g", "s", "vn", "vt", "vp", "mtllib", "usemtl", "l", "p"].contains(String(keyword)) ? .obj : nil
         }
         return nil
     }

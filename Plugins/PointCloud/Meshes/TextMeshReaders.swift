@@ -101,7 +101,7 @@ public enum OBJReader {
         var vertices: [Float] = []
         var triangles: [Int32] = []
         var polygon: [Int32] = []
-        var maxIndex = -1, maxIndexLine = 0
+        var maxIndex = -1, maxIndexLine = 0, skipped = 0
         while !s.atEnd {
             let line = s.line
             guard let keyword = s.tokenOnLine() else { s.skipLine(); continue }
@@ -138,13 +138,17 @@ public enum OBJReader {
                     guard index <= Int(Int32.max) else { throw MeshError.indexOutOfRange(file: name, line: line, index: raw, vertices: defined) }
                     polygon.append(Int32(index))
                 }
-                guard polygon.count >= 3 else { throw MeshError.degeneratePolygon(file: name, line: line, vertices: polygon.count) }
-                try appendFan(polygon, to: &triangles, name: name, limits: limits)
+                if polygon.count < 3 {
+                    guard limits.skipShortFaces else { throw MeshError.degeneratePolygon(file: name, line: line, vertices: polygon.count) }
+                    skipped += 1
+                } else {
+                    try appendFan(polygon, to: &triangles, name: name, limits: limits)
+                }
             }
             s.skipLine()
         }
         let nv = vertices.count / 3
         if maxIndex >= nv { throw MeshError.indexOutOfRange(file: name, line: maxIndexLine, index: maxIndex + 1, vertices: nv) }
-        return Mesh(vertices: vertices, triangles: triangles)
+        return Mesh(vertices: vertices, triangles: triangles, skippedFaces: skipped)
     }
 }
