@@ -18,6 +18,9 @@ public struct PointBackgroundOptions: Sendable, Equatable {
     /// Classes to keep; nil: every class with at least `minPerClass` objects.
     public var classes: [String]? = nil
     public var minPerClass = 15
+    /// Samplings of every training object (each with its own surface points and injected background),
+    /// so a small catalogue gives more training samples; test objects are sampled once.
+    public var copies = 1
     public init() {}
 
     /// The .sh3f files of the default folder, sorted.
@@ -74,23 +77,34 @@ public enum PointBackgroundBuilder {
         let pool = ObjectPool(objects: objects.map(\.object), points: o.points, seed: o.seed) { i in
             try collections[objects[i].collection].cloud(objects[i].object, count: o.points, seed: o.seed)
         }
+        // Copy c > 0 of a training object: the same object sampled with another seed (surface points and
+        // background), drawing its background from the copy-c pool of other objects.
+        var pools = [pool]
+        for c in 1..<max(o.copies, 1) {
+            pools.append(ObjectPool(objects: objects.map(\.object), points: o.points, seed: o.seed &+ UInt64(c) &* 0x9E37_79B9) { i in
+                try collections[objects[i].collection].cloud(objects[i].object, count: o.points, seed: o.seed &+ UInt64(c) &* 0x9E37_79B9)
+            })
+        }
         var entries: [PointBackgroundManifest.Entry] = []
         var clouds: [[Float]] = []
         var next: [Split: Int] = [.train: 0, .test: 0]
         let started = Date()
         for i in objects.indices {
+          for (c, pool) in pools.enumerated() {
             let obj = objects[i].object
+            if c > 0 && obj.split == .test { continue }
             let injected: InjectedObject
             do { injected = try pool.inject(i, background: o.background, clouds: o.backgroundClouds) } catch {
-                skipped.append("\(obj.id): \(error)")
+                if c == 0 { skipped.append("\(obj.id): \(error)") }
                 continue
             }
             let number = next[obj.split]!
             next[obj.split] = number + 1
             let file = PointBackgroundManifest.folder + "/samples/\(obj.split.rawValue)/" + String(format: "%06d.f32", number)
             entries.append(.init(file: file, split: obj.split.rawValue, className: obj.className, object: obj.id,
-                                 foreground: injected.foregroundCount, background: injected.sources))
+                                 copy: c, foreground: injected.foregroundCount, background: injected.sources))
             clouds.append(injected.points)
+          }
             if (i + 1) % 25 == 0 || i + 1 == objects.count {
                 log(String(format: "  %d/%d objects sampled (%.0f s)", i + 1, objects.count, Date().timeIntervalSince(started)))
             }
@@ -100,7 +114,7 @@ public enum PointBackgroundBuilder {
             name: "Sweet Home 3D objects with SYNTHETIC background (\(o.background) points injected from \(o.backgroundClouds) objects of other classes)",
             note: "Synthetic background around real objects: each sample's background points are points of other objects (injected), not scenery. Not ModelNet40.",
             seed: o.seed, points: o.points, background: o.background, backgroundClouds: o.backgroundClouds,
-            testFraction: o.testFraction, studentFraction: o.studentFraction, classes: classes,
+            testFraction: o.testFraction, studentFraction: o.studentFraction, copies: max(o.copies, 1), classes: classes,
             sources: sourceLines, samples: entries)
         guard next[.train]! > 0, next[.test]! > 0 else {
             throw PointCollectionError.tooFew(path: output, what: "the build left \(next[.train]!) train and \(next[.test]!) test samples; lower test-fraction or add sources")
@@ -136,6 +150,7 @@ public enum PointBackgroundBuilder {
                 PluginOption("student-fraction", default: "0.1", help: "Share of the training split for student and baseline (recorded; Method.md §7: 10 %)."),
                 PluginOption("classes", default: "", help: "Comma-separated classes (table, chair, person, sofa, lamp, door, window, plant, bed, car, desk, bottle); default those with at least min-per-class objects."),
                 PluginOption("min-per-class", default: "15", help: "Fewest objects a class needs to be kept when classes is not given."),
+                PluginOption("copies", default: "1", help: "Samplings of every training object, each with its own points and background (test objects: one)."),
             ],
             build: { given, output, log in
                 let o = try parse(given)
@@ -165,6 +180,7 @@ public enum PointBackgroundBuilder {
         o.background = try int("background", 0...65_536)
         o.backgroundClouds = try int("background-clouds", 1...64)
         o.minPerClass = try int("min-per-class", 1...1_000_000)
+        o.copies = try int("copies", 1...1000)
         guard let t = Double(g["test-fraction"] ?? ""), t > 0, t < 1 else { throw bad("test-fraction", "a number between 0 and 1 (exclusive)") }
         o.testFraction = t
         guard let s = Double(g["student-fraction"] ?? ""), s > 0, s <= 1 else { throw bad("student-fraction", "a number in (0, 1]") }

@@ -105,11 +105,12 @@ public enum QuickstartPoints {
         o.testFraction = 0.3
         o.studentFraction = 0.1
         o.seed = 2020
+        o.copies = 8
         return o
     }
     public static var archiveName: String {
         let o = builderOptions
-        return "point-background-sh3d-p\(o.points)-b\(o.background)-s\(o.seed).tgz"
+        return "point-background-sh3d-p\(o.points)-b\(o.background)-c\(o.copies)-s\(o.seed).tgz"
     }
 
     public static func configure(_ c: inout StudyConfig) {
@@ -117,9 +118,9 @@ public enum QuickstartPoints {
         c.teacherWidth = 1
         c.studentWidth = 0.5
         c.teacherEpochs = 30
-        c.studentEpochs = 8
-        c.studentStage2Epochs = 4
-        c.baselineEpochs = 8
+        c.studentEpochs = 20
+        c.studentStage2Epochs = 10
+        c.baselineEpochs = 20
         // Method.md §7: the teacher uses all training data; student and baseline a random 10 %.
         c.studentDataFraction = 0.1
         c.batchSize = 16

@@ -63,6 +63,7 @@ public final class PointDataset: DatasetSource {
             settings["points"] = String(m.points); settings["background"] = String(m.background)
             settings["background-clouds"] = String(m.backgroundClouds)
             settings["student-fraction (archive's protocol)"] = String(m.studentFraction)
+            settings["copies of each training object"] = String(m.copies)
             settings["note"] = "counts, split and seed come from the archive's manifest (options points, background, background-clouds, test-fraction and seed are not used)"
             settings["seed"] = String(m.seed)
         } else {
@@ -119,6 +120,7 @@ public final class PointDataset: DatasetSource {
             points = archive.data[e.file]!
             foreground = e.foreground
             id = "\(URL(fileURLWithPath: path).lastPathComponent):\(e.file)"
+
             label = classNames.firstIndex(of: e.className)!
             let injected = InjectedObject(object: PointObject(id: e.object, member: "", className: e.className, split: split, isMesh: true),
                                           points: points, foregroundCount: e.foreground, sources: e.background)

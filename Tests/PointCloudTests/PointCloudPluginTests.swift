@@ -62,6 +62,24 @@ import _TestSupport
         #expect(throws: PluginError.self) { try builder.resolve(["no-such": "1"]) }
     }
 
+    /// `copies` samples every training object several times (own points, own background), test objects once.
+    @Test func copiesResampleTrainingObjectsOnly() throws {
+        let dir = try PointFixtures.temporaryFolder()
+        try PointFixtures.sh3f(at: dir + "/A.sh3f", perClass: 4)
+        var o = PointBackgroundOptions(); o.sources = [dir + "/A.sh3f"]; o.points = 32; o.background = 8; o.minPerClass = 2
+        let one = try PointBackgroundBuilder.build(o, to: dir + "/one.tgz").manifest
+        o.copies = 3
+        let three = try PointBackgroundBuilder.build(o, to: dir + "/three.tgz").manifest
+        #expect(three.copies == 3)
+        #expect(three.samples.filter { $0.split == "train" }.count == 3 * one.samples.filter { $0.split == "train" }.count)
+        #expect(three.samples.filter { $0.split == "test" }.count == one.samples.filter { $0.split == "test" }.count)
+        let data = try PointCloudPlugin().open(dir + "/three.tgz", options: [:])
+        let a = try data.sample(.train, 0), b = try data.sample(.train, 1)
+        #expect(three.samples[0].object == three.samples[1].object && three.samples[1].copy == 1)
+        #expect(a.input.array != b.input.array, "each copy is its own sampling")
+        #expect(a.label == b.label)
+    }
+
     @Test func refusesADamagedBackgroundArchive() throws {
         let dir = try PointFixtures.temporaryFolder()
         try PointFixtures.sh3f(at: dir + "/A.sh3f", perClass: 4)

@@ -21,6 +21,8 @@ public struct PointBackgroundManifest: Codable, Sendable, Equatable {
         public var className: String
         /// The object whose points come first.
         public var object: String
+        /// Which sampling of the object (0 first; see `copies`).
+        public var copy: Int
         public var foreground: Int
         public var background: [InjectedSource]
     }
@@ -36,6 +38,8 @@ public struct PointBackgroundManifest: Codable, Sendable, Equatable {
     public var testFraction: Double
     /// The share of the training split the student and the baseline train on (Method.md §7: 10 %).
     public var studentFraction: Double
+    /// Samplings of each training object (1: each object once).
+    public var copies: Int
     public var classes: [String]
     /// The source files with their SHA-256 sums.
     public var sources: [String]
@@ -122,6 +126,8 @@ public final class PointBackgroundArchive {
 
         Classes: \(m.classes.joined(separator: ", ")).
         Samples: \(m.samples.filter { $0.split == "train" }.count) train, \(m.samples.filter { $0.split == "test" }.count) test (test fraction \(m.testFraction), seed \(m.seed)).
+        Each training object appears \(m.copies) time(s), each a separate sampling of its surface with its own background;
+        each test object once.
         Protocol: the teacher trains on the whole training split; student and baseline on a random \(Int((m.studentFraction * 100).rounded())) % of it.
 
         Files: manifest.json names every sample's object and, for every injected point, the object and
