@@ -120,7 +120,6 @@ public final class PointDataset: DatasetSource {
             points = archive.data[e.file]!
             foreground = e.foreground
             id = "\(URL(fileURLWithPath: path).lastPathComponent):\(e.file)"
-
             label = classNames.firstIndex(of: e.className)!
             let injected = InjectedObject(object: PointObject(id: e.object, member: "", className: e.className, split: split, isMesh: true),
                                           points: points, foregroundCount: e.foreground, sources: e.background)
