@@ -22,6 +22,31 @@ import Testing
         #expect(data.isComposite && data.name.contains("SYNTHETIC"))
     }
 
+    /// ModelNet10.zip as distributed holds macOS resource forks (__MACOSX/…/._x.off): never objects.
+    @Test func ignoresMacOSResourceForks() throws {
+        let dir = try PointFixtures.temporaryFolder()
+        let path = dir + "/ModelNet10.zip"
+        try PointFixtures.write([("__MACOSX/ModelNet10/a/train/._a_0001.off", [0, 5, 22, 7, 0, 2, 0, 0]),
+                                 ("ModelNet10/a/train/._a_0002.off", [0, 5, 22, 7]),
+                                 ("ModelNet10/a/train/a_0001.off", Array(PointFixtures.off().utf8)),
+                                 ("ModelNet10/b/train/b_0001.off", Array(PointFixtures.shape(1, 0).utf8))], to: path, format: .zip)
+        let c = try PointCollection(path: path)
+        #expect(c.objects.map(\.member) == ["ModelNet10/a/train/a_0001.off", "ModelNet10/b/train/b_0001.off"])
+    }
+
+    /// A catalogue item whose model is a zip holding the OBJ (older .sh3f files) is read through it.
+    @Test func readsCatalogueModelsInsideANestedZip() throws {
+        let dir = try PointFixtures.temporaryFolder()
+        let inner = try ArchiveWriter.archive(.zip, files: [("readme.txt", Array("x".utf8)), ("chair/chair.obj", Array(PointFixtures.obj().utf8))])
+        let props = "id=T\nname#1=Chair\ncategory#1=Living room\nmodel#1=/lib/chair.zip\nname#2=Table\ncategory#2=Kitchen\nmodel#2=/lib/table.obj\n"
+        try PointFixtures.write([("PluginFurnitureCatalog.properties", Array(props.utf8)), ("lib/chair.zip", inner),
+                                 ("lib/table.obj", Array(PointFixtures.shape(2, 0, obj: true).utf8))], to: dir + "/Z.sh3f", format: .zip)
+        let c = try PointCollection(path: dir + "/Z.sh3f", testFraction: 0, seed: 0)
+        let chair = try #require(c.objects.first { $0.className == "chair" })
+        let cloud = try c.cloud(chair, count: 50, seed: 1)
+        #expect(cloud.count == 50)
+    }
+
     @Test func injectsBackgroundFromFiveCloudsOfOtherClassesWithProvenance() throws {
         let dir = try PointFixtures.temporaryFolder()
         let path = dir + "/ModelNet10.zip"

@@ -20,6 +20,8 @@ public enum PointFormat: String, Sendable, CaseIterable {
     static func signature(_ path: String) -> PointFormat? {
         let parts = path.split(separator: "/")
         guard let last = parts.last else { return nil }
+        // macOS resource forks zipped along (ModelNet10.zip holds __MACOSX/…/._chair_0001.off).
+        if parts.contains("__MACOSX") || last.hasPrefix("._") { return nil }
         if path == "PluginFurnitureCatalog.properties" { return .sweetHome3D }
         if path.hasSuffix("kd-point-background/manifest.json") && parts.count <= 2 { return .pointBackground }
         if last.hasPrefix("modelnet"), last.hasSuffix("_shape_names.txt") { return .modelNetResampled }
@@ -214,13 +216,24 @@ public final class PointCollection {
     /// `count` points of `object`, normalised to the unit sphere: sampled by area from a mesh (seeded by
     /// the object's id and `seed`), or the first `count` rows of a point list.
     public func cloud(_ object: PointObject, count: Int, seed: UInt64) throws -> SampledCloud {
-        let bytes = try read(object.member)
+        var bytes = try read(object.member)
+        var name = object.id
+        if object.member.lowercased().hasSuffix(".zip") {
+            // Older catalogues name a zip holding the model: read its first OBJ (or other mesh) member.
+            let inner = try ArchiveReader(bytes: bytes, name: object.id)
+            let meshes = [".obj", ".off", ".ply", ".stl"]
+            guard let entry = try inner.entries().first(where: { e in e.isFile && meshes.contains { e.path.lowercased().hasSuffix($0) } }) else {
+                throw MeshError.unknownFormat(file: object.id, found: "a zip without an OBJ, OFF, PLY or STL member")
+            }
+            bytes = try inner.read(entry)
+            name = object.id + ":" + entry.path
+        }
         if object.isMesh {
             // Catalogue models may hold two-vertex `f` lines (edges): passed over, see MeshLimits.skipShortFaces.
-            let mesh = try MeshReader.read(bytes, name: object.id, limits: MeshLimits(skipShortFaces: format == .sweetHome3D))
-            return try SurfaceSampler.sample(mesh, count: count, seed: SplitMix.hash(object.id, seed), name: object.id)
+            let mesh = try MeshReader.read(bytes, name: name, limits: MeshLimits(skipShortFaces: format == .sweetHome3D))
+            return try SurfaceSampler.sample(mesh, count: count, seed: SplitMix.hash(object.id, seed), name: name)
         }
-        var points = try PointListReader.read(bytes, name: object.id, count: count)
+        var points = try PointListReader.read(bytes, name: name, count: count)
         SurfaceSampler.normalise(&points)
         return SampledCloud(points: points, degenerateTriangles: 0)
     }
