@@ -115,7 +115,7 @@ public enum PointBackgroundBuilder {
             note: "Synthetic background around real objects: each sample's background points are points of other objects (injected), not scenery. Not ModelNet40.",
             seed: o.seed, points: o.points, background: o.background, backgroundClouds: o.backgroundClouds,
             testFraction: o.testFraction, studentFraction: o.studentFraction, copies: max(o.copies, 1), classes: classes,
-            sources: sourceLines, samples: entries)
+            sources: sourceLines, skipped: skipped, samples: entries)
         guard next[.train]! > 0, next[.test]! > 0 else {
             throw PointCollectionError.tooFew(path: output, what: "the build left \(next[.train]!) train and \(next[.test]!) test samples; lower test-fraction or add sources")
         }

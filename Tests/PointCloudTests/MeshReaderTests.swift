@@ -207,10 +207,15 @@ import Testing
         #expect(seconds < 5, "took \(seconds) s")
     }
 
-    @Test func detectsFormatsByContentAndRefusesOthers() {
+    @Test func detectsFormatsByContentAndRefusesOthers() throws {
         #expect(MeshFormat.detect(Array(box.off().utf8)) == .off)
         #expect(MeshFormat.detect(Array(box.obj().utf8)) == .obj)
         #expect(MeshFormat.detect(binarySTL([[0, 0, 0, 1, 0, 0, 0, 1, 0]])) == .stlBinary)
+        // A binary STL whose 80-byte header starts with "solid" (some exporters write one) is still binary.
+        var solid = binarySTL([[0, 0, 0, 1, 0, 0, 0, 1, 0], [0, 0, 0, 0, 1, 0, 0, 0, 1]])
+        solid.replaceSubrange(0..<11, with: Array("solid facet".utf8))
+        #expect(MeshFormat.detect(solid) == .stlBinary)
+        #expect(try MeshReader.read(solid, name: "solid.stl").triangleCount == 2)
         #expect(throws: MeshError.self) { try MeshReader.read(Array("hello world".utf8), name: "x.txt") }
         #expect(throws: MeshError.unknownFormat(file: "e", found: "an empty file")) { try MeshReader.read([], name: "e") }
     }

@@ -44,6 +44,7 @@ import _TestSupport
         let reader = try ArchiveReader(path: dir + "/one.tgz")
         let readme = String(decoding: try reader.read("kd-point-background/README.txt"), as: UTF8.self)
         #expect(readme.contains("SYNTHETIC BACKGROUND") && readme.contains("INJECTED") && readme.contains("10 %"))
+        #expect(readme.contains("Objects left out (0)"))
         let manifest = try JSONDecoder().decode(PointBackgroundManifest.self, from: Data(try reader.read("kd-point-background/manifest.json")))
         #expect(manifest.studentFraction == 0.1 && manifest.name.contains("SYNTHETIC"))
         #expect(manifest.samples.allSatisfy { e in e.background.allSatisfy { $0.className != e.className } })

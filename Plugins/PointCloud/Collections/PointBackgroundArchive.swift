@@ -43,6 +43,8 @@ public struct PointBackgroundManifest: Codable, Sendable, Equatable {
     public var classes: [String]
     /// The source files with their SHA-256 sums.
     public var sources: [String]
+    /// Objects left out (unreadable meshes, no other class to inject from), one line each.
+    public var skipped: [String] = []
     public var samples: [Entry]
 }
 
@@ -136,6 +138,9 @@ public final class PointBackgroundArchive {
 
         Sources:
         \(m.sources.map { "  " + $0 }.joined(separator: "\n"))
+
+        Objects left out (\(m.skipped.count)):
+        \(m.skipped.map { "  " + $0 }.joined(separator: "\n"))
         """
     }
 

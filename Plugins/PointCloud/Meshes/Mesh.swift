@@ -41,13 +41,15 @@ public enum MeshFormat: String, Sendable, CaseIterable {
         let trimmed = head.drop { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\u{FEFF}" }
         if trimmed.hasPrefix("OFF") || trimmed.hasPrefix("COFF") || trimmed.hasPrefix("NOFF") { return .off }
         if trimmed.hasPrefix("ply\n") || trimmed.hasPrefix("ply\r") { return .ply }
+        let binaryLooking = head.contains("\0")
         if bytes.count >= 84 {
             let n = Int(bytes[80]) | Int(bytes[81]) << 8 | Int(bytes[82]) << 16 | Int(bytes[83]) << 24
-            if 84 + 50 * n == bytes.count && !(trimmed.hasPrefix("solid") && head.contains("facet")) { return .stlBinary }
+            // Some exporters start a binary header with "solid" too: an exact size and binary bytes decide.
+            if 84 + 50 * n == bytes.count && (!trimmed.hasPrefix("solid") || binaryLooking) { return .stlBinary }
         }
-        if trimmed.hasPrefix("solid") && head.contains("facet") { return .stlASCII }
-        if bytes.count >= 84, trimmed.hasPrefix("solid") == false, head.contains("\0") {
-            return .stlBinary   // a binary STL whose size disagrees: the reader reports it
+        if trimmed.hasPrefix("solid") && head.contains("facet") && !binaryLooking { return .stlASCII }
+        if bytes.count >= 84, binaryLooking, !trimmed.hasPrefix("OFF"), !trimmed.hasPrefix("ply") {
+            return .stlBinary   // a binary STL whose size disagrees with its count: the reader reports it
         }
         // OBJ: the first line that is not blank or a comment starts with an OBJ keyword (headers of
         // comments can be long, so up to 64 KiB are looked at).
