@@ -43,8 +43,9 @@ public struct PointBackgroundManifest: Codable, Sendable, Equatable {
     public var classes: [String]
     /// The source files with their SHA-256 sums.
     public var sources: [String]
-    /// Objects left out (unreadable meshes, no other class to inject from), one line each.
-    public var skipped: [String] = []
+    /// Objects left out (unreadable meshes, no other class to inject from), one line each; absent in
+    /// archives written before it was recorded.
+    public var skipped: [String]?
     public var samples: [Entry]
 }
 
@@ -139,8 +140,8 @@ public final class PointBackgroundArchive {
         Sources:
         \(m.sources.map { "  " + $0 }.joined(separator: "\n"))
 
-        Objects left out (\(m.skipped.count)):
-        \(m.skipped.map { "  " + $0 }.joined(separator: "\n"))
+        Objects left out (\(m.skipped?.count ?? 0)):
+        \((m.skipped ?? []).map { "  " + $0 }.joined(separator: "\n"))
         """
     }
 
