@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KDToolKit", targets: ["KDToolKit"]),
         .library(name: "KDPluginTesting", targets: ["KDPluginTesting"]),
         .library(name: "ImageGrid", targets: ["ImageGrid"]),
+        .library(name: "PointCloud", targets: ["PointCloud"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +49,7 @@ let package = Package(
 
         // MARK: - Plugins (one target per modality; each depends on Core and Datasets only)
         .target(name: "ImageGrid", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/ImageGrid"),
+        .target(name: "PointCloud", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/PointCloud"),
 
         // MARK: - Tools
         // The fixed speed workloads of Docs/Benchmarks.md (modality-shaped networks, so not in Core).
@@ -59,7 +61,7 @@ let package = Package(
                                .product(name: "Yams", package: "Yams")],
                 path: "Tools/KDToolKit"),
         // The built-in plugins, handed to KDToolKit: the one place that lists them.
-        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid"], path: "Tools/kd-tool"),
+        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid", "PointCloud"], path: "Tools/kd-tool"),
 
         // MARK: - Tests (one target per module)
         .target(name: "_TestSupport", dependencies: ["KDCore"], path: "Tests/_TestSupport"),
@@ -71,6 +73,8 @@ let package = Package(
         .testTarget(name: "KDToolKitTests", dependencies: ["KDToolKit", "_TestSupport"], path: "Tests/KDToolKitTests"),
         .testTarget(name: "ImageGridTests", dependencies: ["ImageGrid", "KDDatasets", "KDPluginTesting", "_TestSupport"],
                     path: "Tests/ImageGridTests"),
+        .testTarget(name: "PointCloudTests", dependencies: ["PointCloud", "KDDatasets", "KDPluginTesting", "_TestSupport"],
+                    path: "Tests/PointCloudTests"),
     ],
     swiftLanguageModes: [.v5]
 )

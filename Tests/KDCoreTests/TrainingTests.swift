@@ -94,6 +94,29 @@ private func tapDistance(_ student: Model, _ studentTap: Int, adapter: Layer?, _
         #expect(recorded == trainer.config)
     }
 
+    /// The optional batch augmentation sees every training batch once, after it is assembled, with a
+    /// generator that depends only on (seed, stage, epoch, step): two runs end bit-identical.
+    @Test func augmentationSeesEveryBatchAndIsDeterministic() throws {
+        let train = Blobs(count: 40, seed: 1)
+        func run() throws -> ([String: [UInt32]], Int, Int) {
+            let folder = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let model = mlp("mlp", seed: 3)
+            let trainer = Trainer(model: model, config: config(folder, epochs: 2, batch: 16))
+            var batches = 0, rows = 0
+            trainer.augmentation = BatchAugmentation(description: "noise") { x, lengths, g in
+                batches += 1; rows += x.shape[0]
+                #expect(lengths == nil)
+                for k in 0..<x.count { x[k] += 0.1 * g.gaussian() }
+            }
+            try trainer.run(.scratch, data: train)
+            return (bitPatterns(model), batches, rows)
+        }
+        let (a, batches, rows) = try run(), (b, _, _) = try run()
+        #expect(batches == 2 * 3 && rows == 2 * 40)
+        #expect(a == b)
+    }
+
     @Test func weightPathLogBoundsEpochDisplacement() throws {
         for (batch, single) in [(64, true), (16, false)] {
             let folder = temporaryFolder()

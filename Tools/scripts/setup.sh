@@ -8,6 +8,7 @@ packages=(
   libopenblas-dev libpng-dev libarchive-dev libjpeg62-turbo-dev libsqlite3-dev zlib1g-dev
   dataset-fashion-mnist   # Fashion-MNIST, the objects of the default composite dataset
   mate-backgrounds        # real photographs, the backgrounds of the default composite dataset
+  sweethome3d-furniture   # Sweet Home 3D furniture models, the objects of `kd-tool quickstart points`
 )
 missing=()
 for p in "${packages[@]}"; do

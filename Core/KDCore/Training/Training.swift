@@ -25,6 +25,11 @@ public final class Trainer {
     /// Asked after every epoch, once its files are written; returning true ends the run with
     /// ``TrainingError/stopped(stage:epoch:)`` (e.g. after Ctrl-C). Rerunning with the same settings resumes.
     public var shouldStop: (() -> Bool)?
+    /// Random transformations of every training batch (e.g. a point cloud's rotation about its up axis),
+    /// applied after the batch is assembled and before the objective; nil for none. Its generator depends
+    /// only on the seed, stage, epoch and step, so resumed runs stay bit-identical. Record its description
+    /// with the run's settings.
+    public var augmentation: BatchAugmentation?
 
     public init(model: Model, config: TrainingConfig) {
         self.model = model
@@ -485,6 +490,11 @@ public final class Trainer {
                 data.batch(indices, into: x, labels: &labels)
                 batchLengths = data.lengths(indices)
                 context.validLengths = batchLengths
+                if let augmentation {
+                    var g = SeededGenerator(seed: config.seed ^ 0xA5A5_0000_A06D,
+                                            stream: UInt64(stage.index) << 48 | UInt64(epoch) << 24 | UInt64(step))
+                    augmentation.apply(x, batchLengths, &g)
+                }
                 for (k, label) in labels.enumerated() where label < 0 || label >= classes {
                     throw TrainingError.labelOutOfRange(sample: indices[k], label: label, classes: classes)
                 }
