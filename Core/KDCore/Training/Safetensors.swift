@@ -30,6 +30,8 @@ public enum Safetensors {
         public var tensors: [(name: String, tensor: Tensor)]
         public var dtypes: [String: DType]
         public var metadata: [String: String]
+        /// Integer tensors (e.g. BERT's `position_ids`) left unread, when reading with `skippingIntegerTensors`.
+        public var skipped: [String] = []
 
         public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
     }
@@ -116,19 +118,22 @@ public enum Safetensors {
     // MARK: - Reading
 
     /// Reads and validates a safetensors file (see ``decode(_:file:)``).
-    public static func read(_ url: URL) throws -> Contents {
+    /// With `skippingIntegerTensors`, integer and boolean tensors (I64 … U8, BOOL) are checked like the
+    /// others but not converted, and listed in `Contents.skipped` (pretrained PyTorch files carry some);
+    /// otherwise they are an unsupported dtype.
+    public static func read(_ url: URL, skippingIntegerTensors: Bool = false) throws -> Contents {
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw CheckpointError.io(file: url.path, message: "cannot read: \(error.localizedDescription)")
         }
-        return try data.withUnsafeBytes { try decode($0, file: url.path) }
+        return try data.withUnsafeBytes { try decode($0, file: url.path, skippingIntegerTensors: skippingIntegerTensors) }
     }
 
     /// Decodes safetensors bytes, validating everything before converting anything: the header length
     /// against the file size, the JSON, every entry's fields and dtype, byte counts against shapes,
     /// unique names, and offsets that tile the data section exactly (as the reference reader requires).
     /// `file` names the source in errors.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws -> Contents {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, skippingIntegerTensors: Bool = false) throws -> Contents {
         let size = bytes.count
         guard size >= 8 else {
             throw CheckpointError.truncated(file: file, what: "the 8-byte header length", needed: 8, size: size)
@@ -157,13 +162,13 @@ public enum Safetensors {
         }
 
         var metadata: [String: String] = [:]
-        var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
+        var entries: [(name: String, dtype: DType?, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in members {
             if name == "__metadata__" {
                 metadata = try parseMetadata(value, file: file)
                 continue
             }
-            entries.append(try parseEntry(name, value, file: file))
+            entries.append(try parseEntry(name, value, file: file, skipIntegers: skippingIntegerTensors))
         }
 
         // The byte ranges must tile the data section: sorted by offset, each starts where the previous ended.
@@ -192,14 +197,16 @@ public enum Safetensors {
 
         var tensors: [(name: String, tensor: Tensor)] = []
         var dtypes: [String: DType] = [:]
+        var skipped: [String] = []
         for i in order {
             let e = entries[i]
+            guard let dtype = e.dtype else { skipped.append(e.name); continue }
             let t = Tensor(shape: e.shape)
-            convert(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]), e.dtype, into: t.data)
+            convert(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]), dtype, into: t.data)
             tensors.append((e.name, t))
-            dtypes[e.name] = e.dtype
+            dtypes[e.name] = dtype
         }
-        return Contents(tensors: tensors, dtypes: dtypes, metadata: metadata)
+        return Contents(tensors: tensors, dtypes: dtypes, metadata: metadata, skipped: skipped)
     }
 
     private static func parseMetadata(_ value: JSON, file: String) throws -> [String: String] {
@@ -217,8 +224,11 @@ public enum Safetensors {
         return out
     }
 
-    private static func parseEntry(_ name: String, _ value: JSON, file: String) throws
-        -> (name: String, dtype: DType, shape: [Int], begin: Int, end: Int) {
+    /// Integer and boolean dtypes and their sizes (read only with `skippingIntegerTensors`).
+    static let integerDTypeSizes = ["I64": 8, "U64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2, "I8": 1, "U8": 1, "BOOL": 1]
+
+    private static func parseEntry(_ name: String, _ value: JSON, file: String, skipIntegers: Bool = false) throws
+        -> (name: String, dtype: DType?, shape: [Int], begin: Int, end: Int) {
         func invalid(_ reason: String) -> CheckpointError { .invalidEntry(file: file, tensor: name, reason: reason) }
         guard case let .object(fields) = value else { throw invalid("it is \(value.kindName), expected an object") }
         func field(_ key: String) throws -> JSON {
@@ -233,9 +243,12 @@ public enum Safetensors {
             }
         }
         guard case let .string(dtypeName) = try field("dtype") else { throw invalid("\"dtype\" is not a string") }
-        guard let dtype = DType(rawValue: dtypeName) else {
+        let dtype = DType(rawValue: dtypeName)
+        let integerSize = skipIntegers ? integerDTypeSizes[dtypeName] : nil
+        guard dtype != nil || integerSize != nil else {
             throw CheckpointError.unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
+        let elementSize = dtype?.size ?? integerSize!
         let shape = try integers("shape")
         let offsets = try integers("data_offsets")
         guard offsets.count == 2 else { throw invalid("\"data_offsets\" has \(offsets.count) numbers, expected [begin, end]") }
@@ -247,9 +260,9 @@ public enum Safetensors {
             elements = p
         }
         let found = offsets[1] - offsets[0]
-        guard found == elements * dtype.size else {
+        guard found == elements * elementSize else {
             throw CheckpointError.byteCount(file: file, tensor: name, dtype: dtypeName, shape: shape,
-                                            expected: elements * dtype.size, found: found)
+                                            expected: elements * elementSize, found: found)
         }
         return (name, dtype, shape, offsets[0], offsets[1])
     }
