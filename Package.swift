@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KDToolKit", targets: ["KDToolKit"]),
         .library(name: "KDPluginTesting", targets: ["KDPluginTesting"]),
         .library(name: "ImageGrid", targets: ["ImageGrid"]),
+        .library(name: "TokenEmbedding", targets: ["TokenEmbedding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,6 +48,7 @@ let package = Package(
 
         // MARK: - Plugins (one target per modality; each depends on Core and Datasets only)
         .target(name: "ImageGrid", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/ImageGrid"),
+        .target(name: "TokenEmbedding", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/TokenEmbedding"),
 
         // MARK: - Tools
         // The fixed speed workloads of Docs/Benchmarks.md (modality-shaped networks, so not in Core).
@@ -57,7 +59,7 @@ let package = Package(
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Tools/KDToolKit"),
         // The built-in plugins, handed to KDToolKit: the one place that lists them.
-        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid"], path: "Tools/kd-tool"),
+        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid", "TokenEmbedding"], path: "Tools/kd-tool"),
 
         // MARK: - Tests (one target per module)
         .target(name: "_TestSupport", dependencies: ["KDCore"], path: "Tests/_TestSupport"),
@@ -69,6 +71,8 @@ let package = Package(
         .testTarget(name: "KDToolKitTests", dependencies: ["KDToolKit", "_TestSupport"], path: "Tests/KDToolKitTests"),
         .testTarget(name: "ImageGridTests", dependencies: ["ImageGrid", "KDDatasets", "KDPluginTesting", "_TestSupport"],
                     path: "Tests/ImageGridTests"),
+        .testTarget(name: "TokenEmbeddingTests", dependencies: ["TokenEmbedding", "KDDatasets", "KDPluginTesting", "_TestSupport"],
+                    path: "Tests/TokenEmbeddingTests"),
     ],
     swiftLanguageModes: [.v5]
 )

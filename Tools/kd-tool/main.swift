@@ -2,5 +2,6 @@
 // adding a modality is one line here (or a kd-tool of your own: Docs/AddingAPlugin.md).
 import ImageGrid
 import KDToolKit
+import TokenEmbedding
 
-KDTool.main(plugins: [ImageGridPlugin()])
+KDTool.main(plugins: [ImageGridPlugin(), TokenEmbeddingPlugin()])
