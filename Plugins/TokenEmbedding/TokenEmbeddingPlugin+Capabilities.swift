@@ -80,7 +80,7 @@ extension TokenEmbeddingPlugin: DefaultRuns {
             if let p = teacher.path { c.teacherSource = .fineTuned(path: p) }
             c.studentWidth = 1.0 / 6   // D = 64, 2 heads, 2 layers
             c.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0)
-            c.learningRate = .constant(5e-4)
+            c.learningRate = .constant(1e-4)
             c.batchSize = 32
             c.analyseTeacher = false   // a 6-layer teacher per step ×K×T is the slowest part; maps of S and B suffice
             c.entropy.parameterization = .log
@@ -110,9 +110,9 @@ extension TokenEmbeddingPlugin: DefaultRuns {
                 configure: { c in
                     common(&c, teacher: sentimentTeacher)
                     c.teacherEpochs = 2
-                    c.studentEpochs = 6
+                    c.studentEpochs = 8
                     c.studentStage2Epochs = 2
-                    c.baselineEpochs = 6
+                    c.baselineEpochs = 8
                     c.studentDataFraction = 0.5
                     c.analysedInputs = 16
                 }),
@@ -133,9 +133,9 @@ extension TokenEmbeddingPlugin: DefaultRuns {
                 configure: { c in
                     common(&c, teacher: squadTeacher)
                     c.teacherEpochs = 2
-                    c.studentEpochs = 6
+                    c.studentEpochs = 8
                     c.studentStage2Epochs = 2
-                    c.baselineEpochs = 6
+                    c.baselineEpochs = 8
                     c.studentDataFraction = 0.5
                     c.analysedInputs = 16
                 }),
