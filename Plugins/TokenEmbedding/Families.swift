@@ -62,7 +62,7 @@ public enum BERTFamilies {
     /// A small BERT trained from scratch: D = 128·width (rounded to a multiple of the 4 heads, at least 16),
     /// 2 layers, feed-forward 4D, the dataset's vocabulary, positions = T.
     public static let bertS = ModelFamily(
-        name: "bert-s", summary: "small post-LN BERT from scratch (D = 128·width, 4 heads, 2 layers, FFN 4D); taps hidden, encoder0",
+        name: "bert-s", summary: "small post-LN BERT from scratch (D = 128·width, 4 heads, 2 layers, FFN 4D)",
         taps: ["hidden", "encoder0"], analysedInput: "embed"
     ) { r in
         let d = max(16, Int((128 * r.width / 4).rounded()) * 4)
@@ -81,7 +81,7 @@ public enum BERTFamilies {
     /// width 32 as in MiniLM, 2 layers, FFN 4D, 512 positions. Students and teachers of one family can then
     /// be distilled at `hidden` (an adapter maps D to 384).
     public static let miniLM = ModelFamily(
-        name: "minilm", summary: "MiniLM-L6-H384 at width 1 (BERT layout, 6 layers, D 384, 12 heads; fine-tuned from model.safetensors); width w < 1: 2 layers, D = 384w; taps hidden, encoder0",
+        name: "minilm", summary: "MiniLM-L6-H384 at width 1 (BERT layout, 6 layers, D 384, 12 heads; fine-tuned from model.safetensors); width w < 1: 2 layers, D = 384w",
         taps: ["hidden", "encoder0"], analysedInput: "embed", pretrained: bertMapping(layers: 6)
     ) { r in
         let v = try vocabularySize(r)

@@ -17,7 +17,6 @@ public final class TokenEmbeddingPlugin: ModalityPlugin {
 
     public var help: String {
         """
-        \(summary)
         Reads (recognised by content): the vaderSentiment source distribution (its Rotten Tomatoes snippets and \
         VADER lexicon), hutto_ICWSM_2014.tar.gz or movieReviewSnippets_GroundTruth.txt; GLUE SST-2 (SST-2.zip or \
         a folder with SST-2/train.tsv and dev.tsv); SQuAD v1.1/v2.0 JSON (a file, a folder or an archive with \
