@@ -83,10 +83,15 @@ extension TokenEmbeddingPlugin: DefaultRuns {
             c.learningRate = .constant(1e-4)
             c.batchSize = 32
             c.analyseTeacher = false   // a 6-layer teacher per step ×K×T is the slowest part; maps of S and B suffice
+            // α = 1 (not 7): with α = 7 the entropy term outweighed the feature term for every token, Adam moved
+            // every log σ by the same step, and the pinned maps were flat (no knowledge points at all); α = 1,
+            // 100 steps at σ-lr 0.02 let the feature term separate the tokens (Docs/Text.md).
             c.entropy.parameterization = .log
+            c.entropy.alpha = 1
+            c.entropy.learningRate = 0.02
             c.entropy.noiseSamples = 16
-            c.entropy.steps = 60
-            c.entropy.pinning = .init(target: -2.8, checkStep: 39, alphaFactor: 1.5)
+            c.entropy.steps = 100
+            c.entropy.pinning = .init(target: -2.8, checkStep: 79, alphaFactor: 1.5)
             c.metrics.threshold = 0.2
             // The tap `hidden` is a whole encoder layer, not one Linear: the weight distance of Method.md §4
             // uses every parameter up to the tap (Docs/Text.md).
@@ -111,7 +116,7 @@ extension TokenEmbeddingPlugin: DefaultRuns {
                     common(&c, teacher: sentimentTeacher)
                     c.teacherEpochs = 2
                     c.studentEpochs = 8
-                    c.studentStage2Epochs = 2
+                    c.studentStage2Epochs = 20   // only the head trains (0.3 s an epoch); 2 left it at chance
                     c.baselineEpochs = 8
                     c.studentDataFraction = 0.5
                     c.analysedInputs = 16
@@ -134,7 +139,7 @@ extension TokenEmbeddingPlugin: DefaultRuns {
                     common(&c, teacher: squadTeacher)
                     c.teacherEpochs = 2
                     c.studentEpochs = 8
-                    c.studentStage2Epochs = 2
+                    c.studentStage2Epochs = 20   // only the head trains (0.3 s an epoch); 2 left it at chance
                     c.baselineEpochs = 8
                     c.studentDataFraction = 0.5
                     c.analysedInputs = 16

@@ -10,8 +10,9 @@ public final class TokenEmbeddingPlugin: ModalityPlugin {
     public init() {}
     public let name = "token-embedding"
     public let summary = "Text: one unit per WordPiece token (Rotten Tomatoes snippets, GLUE SST-2, SQuAD v1.1/v2.0); BERT-style families bert-s and minilm."
-    /// b = 0.2 for text as for images (Method.md §3).
-    public let defaults = PluginDefaults(threshold: 0.2, alpha: 7, family: "bert-s", noiseSamples: 16, steps: 80)
+    /// b = 0.2 for text as for images (Method.md §3); α = 1 and 100 steps, as in the quickstart runs (with α = 7
+    /// the pinned token maps came out flat: Docs/Text.md).
+    public let defaults = PluginDefaults(threshold: 0.2, alpha: 1, family: "bert-s", noiseSamples: 16, steps: 100)
     public var families: [ModelFamily] { BERTFamilies.all }
     public var options: [PluginOption] { TextOptions.pluginOptions }
 
