@@ -147,3 +147,29 @@ extension TokenEmbeddingPlugin: DefaultRuns {
         ]
     }
 }
+
+extension TokenEmbeddingPlugin: DatasetBuilding {
+    /// `kd-tool dataset text-foreground-review --output review --option input=DATA [--option fg-threshold=1.5 …]`:
+    /// writes `review.tsv` and `review.html`, every sample with its foreground pieces marked (Docs/Text.md).
+    public var datasetBuilders: [DatasetBuilder] {
+        let plugin = self
+        return [DatasetBuilder(
+            name: "text-foreground-review",
+            summary: "Exports a text dataset's foreground annotation for review (TSV and HTML).",
+            discussion: "Reads `input` with the token plugin's options and writes OUTPUT.tsv (foreground pieces in [[ ]]) and OUTPUT.html (underlined). Nothing is trained; the files are for checking the annotation rule.",
+            options: [PluginOption("input", default: "", help: "the text dataset (file, folder or archive)")] + TextOptions.pluginOptions,
+            build: { options, output, log in
+                guard let input = options["input"], !input.isEmpty else {
+                    throw PluginError.badOption("input", plugin: plugin.name, value: "", expected: "the path of a text dataset")
+                }
+                var textOptions = options
+                textOptions.removeValue(forKey: "input")
+                let data = try plugin.openText(input, options: try TextOptions(parsing: textOptions))
+                log("read \(data.count(.train)) train and \(data.count(.test)) test samples from \(input)")
+                let base = output.hasSuffix(".tsv") || output.hasSuffix(".html") ? (output as NSString).deletingPathExtension : output
+                try ForegroundReview.tsv(data).write(toFile: base + ".tsv", atomically: true, encoding: .utf8)
+                try ForegroundReview.html(data).write(toFile: base + ".html", atomically: true, encoding: .utf8)
+                return ["wrote \(base).tsv and \(base).html (\(data.settings["foreground"] ?? ""))"]
+            })]
+    }
+}

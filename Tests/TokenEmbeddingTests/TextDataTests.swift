@@ -187,3 +187,15 @@ import _TestSupport
                 == .object(["a": .array([.number(1), .number(-2500), .bool(true), .null, .string("é😀")])]))
     }
 }
+
+@Suite struct ReviewBuilderTests {
+    @Test func builderWritesTSVAndHTML() throws {
+        let dir = Fixtures.folder("review-builder")
+        let sdist = try Fixtures.vaderSdist(in: dir)
+        let builder = try #require(TokenEmbeddingPlugin().datasetBuilders.first)
+        let out = dir.appendingPathComponent("review").path
+        _ = try builder.build(try builder.resolve(["input": sdist]), out) { _ in }
+        #expect(try String(contentsOfFile: out + ".tsv", encoding: .utf8).contains("[[good]]"))
+        #expect(FileManager.default.fileExists(atPath: out + ".html"))
+    }
+}
