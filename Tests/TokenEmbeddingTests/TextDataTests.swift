@@ -9,15 +9,13 @@ import _TestSupport
 @Suite struct WordPieceTests {
     @Test func basicRulesOnASmallVocabulary() {
         let v = Fixtures.vocabulary()
+        // "wasn" and "believably" have no matching first piece in this vocabulary: each is one [UNK].
         let t = v.tokenize("The movie WASN'T un-believably  good!! Café 中")
-        #expect(t.map(\.text) == ["the", "movie", "[UNK]", "'", "t", "un", "-", "un", "##believ", "##ably", "good", "!", "!", "cafe", "中"]
-                || t.map(\.text) == ["the", "movie", "[UNK]", "'", "t", "un", "-", "un", "##believ", "##able", "good", "!", "!", "cafe", "中"]
-                || !t.isEmpty)
-        // Greedy longest match: "unbelievably" → un ##believ ##ably is not in the vocabulary (no "##ably"): [UNK].
-        let words = WordPieceVocabulary.basicWords("un-believably")
-        #expect(words.map(\.text) == ["un", "-", "believably"])
+        #expect(t.map(\.text) == ["the", "movie", "[UNK]", "'", "t", "un", "-", "[UNK]", "good", "!", "!", "cafe", "中"])
+        #expect(WordPieceVocabulary.basicWords("un-believably").map(\.text) == ["un", "-", "believably"])
+        // Greedy longest match first: un ##believ ##able; with no "##ably" the remainder fails, so the whole word is [UNK].
         #expect(v.tokenize("unbelievable").map(\.text) == ["un", "##believ", "##able"])
-        #expect(v.tokenize("unbelievably").map(\.text) == ["[UNK]"] || v.tokenize("unbelievably").map(\.text) == ["un", "##believ", "##ably"])
+        #expect(v.tokenize("unbelievably").map(\.text) == ["[UNK]"])
         // Offsets in Unicode scalars of the original text, also after an accent and a CJK character.
         let s = "Café 中 good"
         let pieces = v.tokenize(s)
