@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "KDPluginTesting", targets: ["KDPluginTesting"]),
         .library(name: "ImageGrid", targets: ["ImageGrid"]),
         .library(name: "PointCloud", targets: ["PointCloud"]),
+        .library(name: "TokenEmbedding", targets: ["TokenEmbedding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,7 @@ let package = Package(
         // MARK: - Plugins (one target per modality; each depends on Core and Datasets only)
         .target(name: "ImageGrid", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/ImageGrid"),
         .target(name: "PointCloud", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/PointCloud"),
+        .target(name: "TokenEmbedding", dependencies: ["KDCore", "KDDatasets"], path: "Plugins/TokenEmbedding"),
 
         // MARK: - Tools
         // The fixed speed workloads of Docs/Benchmarks.md (modality-shaped networks, so not in Core).
@@ -61,7 +63,7 @@ let package = Package(
                                .product(name: "Yams", package: "Yams")],
                 path: "Tools/KDToolKit"),
         // The built-in plugins, handed to KDToolKit: the one place that lists them.
-        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid", "PointCloud"], path: "Tools/kd-tool"),
+        .executableTarget(name: "kd-tool", dependencies: ["KDToolKit", "ImageGrid", "PointCloud", "TokenEmbedding"], path: "Tools/kd-tool"),
 
         // MARK: - Tests (one target per module)
         .target(name: "_TestSupport", dependencies: ["KDCore"], path: "Tests/_TestSupport"),
@@ -75,6 +77,8 @@ let package = Package(
                     path: "Tests/ImageGridTests"),
         .testTarget(name: "PointCloudTests", dependencies: ["PointCloud", "KDDatasets", "KDPluginTesting", "_TestSupport"],
                     path: "Tests/PointCloudTests"),
+        .testTarget(name: "TokenEmbeddingTests", dependencies: ["TokenEmbedding", "KDDatasets", "KDPluginTesting", "_TestSupport"],
+                    path: "Tests/TokenEmbeddingTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,5 +3,6 @@
 import ImageGrid
 import PointCloud
 import KDToolKit
+import TokenEmbedding
 
-KDTool.main(plugins: [ImageGridPlugin(), PointCloudPlugin()])
+KDTool.main(plugins: [ImageGridPlugin(), PointCloudPlugin(), TokenEmbeddingPlugin()])

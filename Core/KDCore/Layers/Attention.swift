@@ -5,7 +5,7 @@ import Foundation
 // x, y: (B, T, D)   qkv: (B, T, 3D) = [Q | K | V], head h of Q is columns h·E ..< (h+1)·E
 // attention probabilities P: (B, H, T, T)
 
-/// Scaled dot-product self-attention over H heads, with no mask and no dropout.
+/// Scaled dot-product self-attention over H heads, with a key-padding mask and no dropout.
 ///
 /// ```
 /// [Q | K | V] = x W_inᵀ + b_in                     (in_proj: D → 3D)
@@ -13,6 +13,12 @@ import Foundation
 /// O   = [P_1 V_1 | … | P_H V_H]
 /// y   = O W_outᵀ + b_out                            (out_proj: D → D)
 /// ```
+/// Key-padding mask: when ``LayerContext/validLengths`` is set, keys at positions ≥ L_b (the real length
+/// of batch item b) get score −∞, i.e. probability exactly 0, so padding never changes a real position's
+/// output. The softmax runs over the first L_b columns of each row and the rest are set to 0; backward
+/// needs no change, because dS = P ⊙ (…) is 0 wherever P is. Query rows at padded positions still attend
+/// to the real keys (their outputs are defined but meaningless; later layers ignore them).
+///
 /// The two projections are child `Linear` layers, so parameters are named `in_proj.weight` (3D, D),
 /// `in_proj.bias`, `out_proj.weight`, `out_proj.bias`; PyTorch's `nn.MultiheadAttention` stores the
 /// first two as `in_proj_weight` / `in_proj_bias` with the same layout. Heads are never copied out:
@@ -72,14 +78,26 @@ public final class MultiHeadSelfAttention: Layer {
         let probabilities = c.buffer(0, [b, heads, t, t])         // P
         let attended = c.buffer(1, [b, t, d])                     // O, heads side by side
         let scale = 1 / Float(e).squareRoot()
+        let lengths = c.validLengths
+        precondition(lengths == nil || lengths!.count == b, "attention: \(lengths!.count) valid lengths for a batch of \(b)")
         for s in 0..<b {
+            let valid = lengths.map { min(max($0[s], 1), t) } ?? t
             for h in 0..<heads {
                 let q = qkv.data + s * t * 3 * d + h * e, k = q + d, v = q + 2 * d
                 let p = probabilities.data + (s * heads + h) * t * t
                 // S (T, T) = Q_h (T, E) · K_hᵀ (E, T) / √E
                 BLAS.gemm(transB: true, m: t, n: t, k: e, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d,
                           c: p, ldc: t)
-                Self.softmaxRows(p, rows: t, columns: t)
+                if valid == t {
+                    Self.softmaxRows(p, rows: t, columns: t)
+                } else {
+                    // Masked keys: softmax over the real columns, probability 0 for the padded ones.
+                    for r in 0..<t {
+                        let row = p + r * t
+                        Self.softmaxRows(row, rows: 1, columns: valid)
+                        (row + valid).update(repeating: 0, count: t - valid)
+                    }
+                }
                 // O_h (T, E) = P_h (T, T) · V_h (T, E)
                 BLAS.gemm(m: t, n: e, k: t, a: p, lda: t, b: v, ldb: 3 * d,
                           c: attended.data + s * t * d + h * e, ldc: d)

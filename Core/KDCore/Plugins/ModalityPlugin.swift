@@ -94,9 +94,13 @@ public struct PretrainedMapping: @unchecked Sendable {
     /// From the file's tensors (by name, file layout) to the model's checkpoint tensors (by name, file
     /// layout); may drop tensors the model has no use for (a pooler, a masked-LM head) and report them.
     public let map: (_ tensors: [String: Tensor]) throws -> (mapped: [(String, Tensor)], unused: [String])
+    /// Name prefixes of the model's parameters that pretrained files do not provide and that keep their
+    /// fresh initialisation (a task head, e.g. `["pooler.", "classifier."]`); every other tensor must be mapped.
+    public let freshPrefixes: [String]
 
-    public init(summary: String, map: @escaping (_ tensors: [String: Tensor]) throws -> (mapped: [(String, Tensor)], unused: [String])) {
-        self.summary = summary; self.map = map
+    public init(summary: String, freshPrefixes: [String] = [],
+                map: @escaping (_ tensors: [String: Tensor]) throws -> (mapped: [(String, Tensor)], unused: [String])) {
+        self.summary = summary; self.freshPrefixes = freshPrefixes; self.map = map
     }
 
     /// Names as they are: a checkpoint of kd-tool, or a PyTorch state dict of the same architecture. Integer

@@ -28,7 +28,16 @@ public enum PretrainedWeights {
         for (name, t) in mapped {
             if needed.contains(name) { usable.append((name, t)) } else { unused.append(name) }
         }
+        let fromFile = usable.count
+        // Parameters the mapping declares fresh (task heads) keep their initial values when the file lacks them.
+        if !mapping.freshPrefixes.isEmpty {
+            let given = Set(usable.map(\.0))
+            for (name, p) in model.namedParameters
+            where !given.contains(name) && mapping.freshPrefixes.contains(where: { name.hasPrefix($0) }) {
+                usable.append((name, p.filePermutation.map { p.value.permutedAxes($0) } ?? p.value.copy()))
+            }
+        }
         try Checkpoint.assign(usable, to: model, file: url.path)
-        return Report(loaded: usable.count, unused: unused.sorted())
+        return Report(loaded: fromFile, unused: unused.sorted())
     }
 }

@@ -52,6 +52,9 @@ public final class Trainer {
             return [try runStage(stage, data: data)]
 
         case let .hinton(teacher, temperature, beta):
+            guard data.spans([0]) == nil else {
+                throw TrainingError.invalidConfig(["Hinton KD is defined for class labels; span targets (question answering) train by scratch or feature distillation"])
+            }
             guard temperature > 0, beta >= 0, beta <= 1 else {
                 throw TrainingError.invalidConfig(["Hinton KD needs T > 0 and β in [0, 1], got T = \(temperature), β = \(beta)"])
             }
@@ -194,9 +197,11 @@ public final class Trainer {
         }
     }
 
-    /// The fraction of `data` that `model` classifies correctly (inference mode, samples in order).
+    /// The fraction of `data` that `model` classifies correctly (inference mode, samples in order); for span
+    /// targets, the exact-match rate of ``evaluateSpans(_:on:batchSize:)``.
     public static func evaluate(_ model: Model, on data: TrainingData, batchSize: Int = 256) -> Double {
         guard data.count > 0 else { return 0 }
+        if data.spans([0]) != nil { return evaluateSpans(model, on: data, batchSize: batchSize).exactMatch }
         let context = model.makeContext()
         context.training = false
         let x = Tensor(shape: [min(batchSize, data.count)] + model.inputShape)
@@ -211,6 +216,28 @@ public final class Trainer {
             correct += Loss.correctCount(logits: model.forward(x, context), labels: labels)
         }
         return Double(correct) / Double(data.count)
+    }
+
+    /// Exact match and mean F1 over token positions of the predicted spans (``Loss/spanScores(logits:spans:lengths:)``).
+    public static func evaluateSpans(_ model: Model, on data: TrainingData, batchSize: Int = 256) -> (exactMatch: Double, f1: Double) {
+        guard data.count > 0 else { return (0, 0) }
+        let context = model.makeContext()
+        context.training = false
+        let x = Tensor(shape: [min(batchSize, data.count)] + model.inputShape)
+        var labels: [Int] = []
+        var exact = 0, f1 = 0.0
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let indices = Array(start..<min(start + batchSize, data.count))
+            x.resize([indices.count] + model.inputShape)
+            labels = [Int](repeating: 0, count: indices.count)
+            data.batch(indices, into: x, labels: &labels)
+            let lengths = data.lengths(indices)
+            context.validLengths = lengths
+            guard let spans = data.spans(indices) else { continue }
+            let s = Loss.spanScores(logits: model.forward(x, context), spans: spans, lengths: lengths)
+            exact += s.exact; f1 += s.f1
+        }
+        return (Double(exact) / Double(data.count), f1 / Double(data.count))
     }
 
     // MARK: - Stages and objectives
@@ -258,6 +285,8 @@ public final class Trainer {
     /// Real lengths of the current batch's padded samples (nil: none padded); objectives hand them to
     /// every network they run (teacher, adapter) through ``LayerContext/validLengths``.
     private var batchLengths: [Int]? = nil
+    /// Span targets of the current batch (question answering), nil for class labels.
+    private var batchSpans: [(start: Int, end: Int)]? = nil
     private let gradient = Tensor(shape: [0])
 
     /// Cross-entropy, training layers `from...` (layers below run in inference mode and get no gradient).
@@ -271,7 +300,8 @@ public final class Trainer {
             }
             c.training = true
             let y = model.body.forward(h, c, range: first..<model.layerNames.count)
-            let loss = Loss.crossEntropy(logits: y, labels: labels, gradient: gradient)
+            let loss = batchSpans.map { Loss.spanCrossEntropy(logits: y, spans: $0, lengths: batchLengths, gradient: gradient) }
+                ?? Loss.crossEntropy(logits: y, labels: labels, gradient: gradient)
             c.parameterGradients = true
             c.inputGradient = false
             _ = model.backward(gradient, c, downTo: first)
@@ -495,7 +525,8 @@ public final class Trainer {
                                             stream: UInt64(stage.index) << 48 | UInt64(epoch) << 24 | UInt64(step))
                     augmentation.apply(x, batchLengths, &g)
                 }
-                for (k, label) in labels.enumerated() where label < 0 || label >= classes {
+                batchSpans = data.spans(indices)
+                for (k, label) in labels.enumerated() where batchSpans == nil && (label < 0 || label >= classes) {
                     throw TrainingError.labelOutOfRange(sample: indices[k], label: label, classes: classes)
                 }
                 for (_, p) in trained { p.grad.zero() }
