@@ -94,3 +94,37 @@ import _TestSupport
         #expect(Study.balancedSelection(labels: [1, 1], count: 5) == [0, 1])
     }
 }
+
+/// A plugin's training augmentation reaches every trainer of a study, is recorded with the results, and is
+/// part of the run's identity: the same folder refuses the same study without it.
+@Suite struct StudyAugmentationTests {
+    @Test func augmentationIsAppliedRecordedAndPartOfTheIdentity() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kdtool-study-aug-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let archive = dir.appendingPathComponent("squares.txt").path
+        try SyntheticSquaresPlugin.write(to: archive, perSplit: 12, size: 8)
+        let plugin = SyntheticSquaresPlugin()
+        let data = try plugin.open(archive, options: [:])
+        var config = StudyConfig(family: "tiny-mlp", tap: "relu1")
+        config.teacherEpochs = 1; config.studentEpochs = 1; config.studentStage2Epochs = 1; config.baselineEpochs = 1
+        config.batchSize = 4; config.analysedInputs = 2
+        config.entropy = .fast; config.entropy.steps = 4
+        config.metrics.bootstrapReplicates = 20
+        final class Counter: @unchecked Sendable { var batches = 0 }
+        let counter = Counter()
+        let augmentation = BatchAugmentation(description: "flip-sign(test)") { x, _, _ in
+            counter.batches += 1
+            for i in 0..<x.count { x.data[i] = -x.data[i] }
+        }
+        let folder = dir.appendingPathComponent("run")
+        let study = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data, folder: folder)
+        study.augmentation = augmentation
+        let outcome = try study.run()
+        #expect(counter.batches > 0, "the augmentation never ran")
+        #expect(outcome.augmentation == "flip-sign(test)")
+        #expect(StudyReport.text(outcome).contains("augmentation: flip-sign(test)"))
+        let again = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data, folder: folder)
+        #expect(throws: StudyError.self) { _ = try again.run() }
+    }
+}

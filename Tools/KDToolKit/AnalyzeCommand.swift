@@ -67,7 +67,8 @@ struct AnalyzeCommand: ParsableCommand {
             config.teacherSource = teacherSource == .trained ? .trained(path: w) : .fineTuned(path: w)
         }
         study.apply(to: &config, plugin: chosen, family: family)
-        _ = try StudyRunner.run(config: config, family: family, plugin: chosen, data: source, folder: URL(fileURLWithPath: output))
+        _ = try StudyRunner.run(config: config, family: family, plugin: chosen, data: source, options: options,
+                                folder: URL(fileURLWithPath: output))
     }
 }
 

@@ -43,6 +43,7 @@ struct QuickstartCommand: ParsableCommand {
         defaultRun.configure(&config)
         study.apply(to: &config, plugin: plugin, family: family)
         let folder = output ?? (name == nil ? "kd-runs/quickstart" : "kd-runs/quickstart-\(defaultRun.name)")
-        _ = try StudyRunner.run(config: config, family: family, plugin: plugin, data: data, folder: URL(fileURLWithPath: folder))
+        _ = try StudyRunner.run(config: config, family: family, plugin: plugin, data: data, options: defaultRun.options,
+                                folder: URL(fileURLWithPath: folder))
     }
 }

@@ -5,10 +5,15 @@ import KDCore
 /// CSV/JSON (StudyReport), and — when the plugin draws results — one picture per analysed input under
 /// `pictures/`.
 enum StudyRunner {
+    /// `options` are the plugin options the data was opened with; a plugin that augments training batches
+    /// (``TrainingAugmenting``) reads its augmentation from them.
     static func run(config: StudyConfig, family: ModelFamily, plugin: ModalityPlugin, data: DatasetSource,
-                    folder: URL) throws -> Study.Outcome {
+                    options: [String: String] = [:], folder: URL) throws -> Study.Outcome {
         let start = Date()
         let study = try Study(config: config, family: family, data: data, folder: folder)
+        if let augmenting = plugin as? TrainingAugmenting {
+            study.augmentation = try augmenting.augmentation(try plugin.resolveOptions(options))
+        }
         study.log = { line in
             let t = Int(Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data((String(format: "[%02d:%02d] ", t / 60, t % 60) + line + "\n").utf8))

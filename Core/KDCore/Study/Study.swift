@@ -13,6 +13,9 @@ public final class Study {
     public let folder: URL
     /// Progress lines (already formatted); the CLI prints them to stderr.
     public var log: (String) -> Void = { _ in }
+    /// Random transformations of every training batch (a plugin's ``TrainingAugmenting``), nil for none.
+    /// Its description is part of the run's recorded identity.
+    public var augmentation: BatchAugmentation? = nil
     /// Inputs whose map could not be computed at some checkpoint: left out of every comparison.
     private var failedInputs = Set<String>()
 
@@ -50,6 +53,8 @@ public final class Study {
         /// The dataset-level H̄ of each network's final maps (the mean of per-input background means over the
         /// inputs the metrics keep), when the metrics use it; pictures mark knowledge points against it.
         public var datasetBaselines: [String: Double]
+        /// The training augmentation, when there was one (Study.augmentation).
+        public var augmentation: String? = nil
         /// One entry per method of ``StudyConfig/methods``, in order; `comparison` is the first one's.
         public var methods: [MethodResult]
         /// Per network and weight-distance definition (`epoch`, `path`): the cumulative distance from w₀ at
@@ -122,6 +127,7 @@ public final class Study {
             log("training the \(who) \(what)")
             try timed("train-\(who)") {
                 let trainer = Trainer(model: model, config: config)
+                trainer.augmentation = augmentation
                 trainer.progress = { [log] r in
                     log(String(format: "  %@%@ epoch %d/%d: loss %.4f (%.1f s)%@", who, r.stage.map { " \($0)" } ?? "",
                                r.epoch, r.epochs, r.meanLoss, r.seconds, r.checkpointWritten ? ", checkpoint" : ""))
@@ -283,7 +289,7 @@ public final class Study {
         let comparison = methodResults[0].comparison
         var trainSamples = ["teacher": teacherData.count, "baseline": studentData.count]
         for s in students { trainSamples[s.name] = studentData.count }
-        return Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
+        var outcome = Outcome(config: c, dataset: data.name, datasetIsComposite: data.isComposite, datasetSettings: data.settings,
                        classes: data.classNames,
                        trainSamples: trainSamples,
                        testSamples: testData.count, skippedSamples: skipped, accuracy: accuracy,
@@ -291,6 +297,8 @@ public final class Study {
                        comparison: comparison, seconds: seconds, inputIDs: inputs.map(\.id), inputIndices: inputIndices,
                        finalMaps: finalMaps, datasetBaselines: datasetBaselines, methods: methodResults,
                        weightDistances: weightDistances)
+        outcome.augmentation = augmentation?.description
+        return outcome
     }
 
     /// The one place a student is compared with the baseline (the metrics and hypotheses of Method.md §3–5).
@@ -477,6 +485,8 @@ public final class Study {
         var datasetSettings: [String: String]
         var family, distillationTap: String
         var teacherSource: NetworkSource
+        /// The training augmentation's description; absent (nil) when there is none, so older folders match.
+        var augmentation: String? = nil
         var teacherWidth, studentWidth, studentDataFraction: Double
         var teacherEpochs, studentEpochs, studentStage2Epochs, baselineEpochs, batchSize: Int
         var optimizer: OptimizerSettings
@@ -491,7 +501,7 @@ public final class Study {
         let c = config
         let identity = RunIdentity(dataset: data.name, datasetSettings: data.settings, family: c.family,
                                    distillationTap: c.effectiveDistillationTap, teacherSource: c.teacherSource,
-                                   teacherWidth: c.teacherWidth,
+                                   augmentation: augmentation?.description, teacherWidth: c.teacherWidth,
                                    studentWidth: c.studentWidth, studentDataFraction: c.studentDataFraction,
                                    teacherEpochs: c.teacherEpochs, studentEpochs: c.studentEpochs,
                                    studentStage2Epochs: c.studentStage2Epochs, baselineEpochs: c.baselineEpochs,

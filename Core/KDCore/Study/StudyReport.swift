@@ -64,6 +64,7 @@ public enum StudyReport {
         s += "metrics: b=\(m.threshold) baseline-entropy=\(m.baselineEntropy.rawValue) weight-distance=\(m.weightDistance.rawValue) "
         s += "weight-scope=\(m.weightScope.rawValue) rho-initial=\(m.rhoIncludesInitial) rho-empty=\(m.rhoEmptyUnion.rawValue) "
         s += "filter=\(m.effectiveFilter.map { "from epoch \($0.fromEpoch)" } ?? "off"); "
+        if let a = o.augmentation { s += "augmentation: \(a); " }
         s += "data: " + o.datasetSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         return s
     }
