@@ -21,6 +21,25 @@ public enum EntropyBenchmark {
                            progress: ((Int, Double) -> Void)? = nil) throws -> Result {
         precondition(w != .t1, "t1 is a training workload")
         let (model, tap, makeSample) = Workloads.entropyWorkload(w)
+        return try run(w, model: model, tap: tap, usefulGFLOPPerStep: w.usefulGFLOPPerStep, makeSample: makeSample,
+                       repeats: repeats, steps: steps, threads: threads, progress: progress)
+    }
+
+    /// The workload's inputs and units run through another network (e.g. a plugin family built for the same
+    /// input shape). Useful work is counted as for e1–e3: forward MACs up to the tap, ×2 for the input
+    /// gradient, ×2 FLOP per MAC, × K.
+    public static func run(_ w: BenchmarkWorkload, model: Model, tap: String, repeats: Int = 5, steps: Int = 200,
+                           threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                           progress: ((Int, Double) -> Void)? = nil) throws -> Result {
+        let (_, _, makeSample) = Workloads.entropyWorkload(w)
+        let macs = Double(MACCount.forward(model, through: try model.layerIndex(tap)))
+        return try run(w, model: model, tap: tap, usefulGFLOPPerStep: 4 * macs * 16 / 1e9, makeSample: makeSample,
+                       repeats: repeats, steps: steps, threads: threads, progress: progress)
+    }
+
+    static func run(_ w: BenchmarkWorkload, model: Model, tap: String, usefulGFLOPPerStep: Double,
+                    makeSample: (Int) -> Sample, repeats: Int, steps: Int, threads: Int,
+                    progress: ((Int, Double) -> Void)?) throws -> Result {
         var settings = EntropySettings.fast
         settings.noiseSamples = 16
         settings.pinning = nil
@@ -40,7 +59,7 @@ public enum EntropyBenchmark {
             progress?(r + 1, dt)
         }
         let perSample = GEMMBenchmark.median(rounds) / Double(threads)
-        let useful = w.usefulGFLOPPerStep * Double(steps) / perSample
+        let useful = usefulGFLOPPerStep * Double(steps) / perSample
         return Result(workload: w, secondsPerSample: perSample, usefulGFLOPs: useful, roundSeconds: rounds,
                       steps: steps, threads: threads)
     }
