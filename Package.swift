@@ -67,8 +67,9 @@ let package = Package(
 
         // MARK: - Tests (one target per module)
         .target(name: "_TestSupport", dependencies: ["KDCore"], path: "Tests/_TestSupport"),
+        // The reference fixtures are read from the source tree (#filePath), not bundled as resources.
         .testTarget(name: "KDCoreTests", dependencies: ["KDCore", "KDPluginTesting", "_TestSupport"],
-                    path: "Tests/KDCoreTests"),
+                    path: "Tests/KDCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "KDDatasetsTests", dependencies: ["KDDatasets", "_TestSupport"],
                     path: "Tests/KDDatasetsTests"),
         .testTarget(name: "KDBenchTests", dependencies: ["KDBench", "_TestSupport"], path: "Tests/KDBenchTests"),
