@@ -83,11 +83,10 @@ enum StudyRunner {
     /// Knowledge points of one full map (Docs/Method.md §3): H̄ − H_i > b, with H̄ the given dataset-level
     /// value or the mean entropy of this input's background units; ignored units are never points.
     static func knowledgePoints(_ h: [Float], roles: [UnitRole], threshold b: Double, baseline: Double?) -> [Bool] {
-        var sum = 0.0, count = 0
-        for (e, r) in zip(h, roles) where r == .background { sum += Double(e); count += 1 }
-        guard let hbar = baseline ?? (count > 0 ? sum / Double(count) : nil) else {
+        // H̄ over the background units only (ignored units count as "not background").
+        guard let hbar = baseline ?? KnowledgePoints.backgroundMean(h, roles.map { $0 != .background }) else {
             return [Bool](repeating: false, count: h.count)
         }
-        return zip(h, roles).map { e, r in r != .ignored && hbar - Double(e) > b }
+        return zip(h, roles).map { e, r in r != .ignored && KnowledgePoints.isPoint(entropy: e, baseline: hbar, threshold: b) }
     }
 }

@@ -218,7 +218,7 @@ public final class Study {
         let networks: [(name: String, folder: URL, width: Double)] = students.map { s in
             (s.name, folder.appendingPathComponent(s.name + (s.stage.map { "/" + $0 } ?? "")), c.studentWidth)
         } + [("baseline", folder.appendingPathComponent("baseline"), c.studentWidth)]
-        let settingsHash = Self.hash(c.entropy.summary + " tap=\(c.tap) " + data.settings.sorted { $0.key < $1.key }.description)
+        let settingsHash = Self.settingsHash(config: c, datasetSettings: data.settings)
         var failed: [String] = [], flagged: [String: Int] = [:], analysedEpochs: [String: [Int]] = [:]
         var finalMaps: [String: [String: [Float]]] = [:]
         var sets: [String: EntropyMapSet] = [:]
@@ -531,6 +531,13 @@ public final class Study {
         }.sorted()
         if epochs.isEmpty { throw StudyError.missingCheckpoints(folder: folder.path) }
         return epochs
+    }
+
+    /// The key under which a run's entropy maps are stored: the entropy settings, the tap and the dataset's
+    /// settings (metric settings are not part of it: metrics are computed from stored maps). The report reads
+    /// the store with the same key.
+    public static func settingsHash(config c: StudyConfig, datasetSettings: [String: String]) -> String {
+        hash(c.entropy.summary + " tap=\(c.tap) " + datasetSettings.sorted { $0.key < $1.key }.description)
     }
 
     static func hash(_ s: String) -> String {

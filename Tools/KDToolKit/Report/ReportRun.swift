@@ -123,10 +123,7 @@ struct ReportRun {
 
     /// The store's settings hash for this run, computed as Study does (entropy settings, tap, dataset settings).
     static func settingsHash(_ o: Study.Outcome) -> String {
-        let s = o.config.entropy.summary + " tap=\(o.config.tap) " + o.datasetSettings.sorted { $0.key < $1.key }.description
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return String(h, radix: 16)
+        Study.settingsHash(config: o.config, datasetSettings: o.datasetSettings)
     }
 
     mutating func readMaps() {
