@@ -17,6 +17,11 @@ public struct StudyConfig: Codable, Equatable, Sendable {
     /// Where the teacher comes from: trained from scratch (the default), fine-tuned from pretrained weights,
     /// or used as trained elsewhere (Docs/Method.md §6).
     public var teacherSource: NetworkSource = .scratch
+    /// Networks brought trained from elsewhere, analysed only (never trained here), by network name
+    /// (`student`, `student-<method>`, `baseline`): a folder of `epoch-N.safetensors` checkpoints (the
+    /// training trajectory, so D and ρ can be measured) or a single safetensors file (the final weights
+    /// only). Nil (the default, omitted from the recorded settings) trains every network here.
+    public var trainedWeights: [String: String]? = nil
     public var studentWidth: Double = 1
     /// The teacher is trained longer and on more data (Method.md §6).
     public var teacherEpochs: Int = 12
