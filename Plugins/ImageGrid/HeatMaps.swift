@@ -19,16 +19,6 @@ public enum HeatMaps {
         }
     }
 
-    /// Knowledge points of one map: H̄ − H_i > b with H̄ the mean entropy of the background units
-    /// (per input); none when the input has no background unit.
-    public static func knowledgePoints(_ h: [Float], foreground: [Bool], threshold b: Double, baseline: Double? = nil) -> [Bool] {
-        let bg = zip(h, foreground).filter { !$0.1 }.map { Double($0.0) }
-        guard let hbar = baseline ?? (bg.isEmpty ? nil : bg.reduce(0, +) / Double(bg.count)) else {
-            return [Bool](repeating: false, count: h.count)
-        }
-        return h.map { hbar - Double($0) > b }
-    }
-
     /// Renders the picture. `image` is the S×S crop, `mask` its S·S 0/1 object mask, `grid` G.
     public static func render(image: RGBImage, mask: [UInt8], grid: Int, panels: [Panel], scale: Int = 4) -> RGBImage {
         let s = image.width, cell = s * scale
