@@ -161,6 +161,12 @@ extension Study {
                 _ = try Checkpoint.load(into: model, from: net.files[epoch]!)
             }
             let engine = try EntropyEngine(model: model, tap: config.tap, settings: config.entropy, analysedInput: family.analysedInput)
+            // Single-threaded BLAS for every input, however many are computed together: the engine would let
+            // OpenBLAS use every core for a lone input, which rounds differently. So a map is the same bits
+            // whether it is computed with the others, alone on resuming, or by any shard of a sharded run.
+            let blasThreads = BLAS.threads
+            BLAS.threads = 1
+            defer { BLAS.threads = blasThreads }
             let results = engine.analyse(todo)
             var rows: [StoredEntropyMap] = []
             for (s, r) in zip(todo, results) {
