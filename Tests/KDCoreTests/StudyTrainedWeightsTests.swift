@@ -99,6 +99,12 @@ import _TestSupport
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let noCheckpoints = message(["student": empty.path])
         #expect(noCheckpoints.contains("holds no epoch-N.safetensors checkpoints"), "\(noCheckpoints)")
+        // A network of another width: the tensor, both shapes and the file are named.
+        let wide = try family.make(ModelRequest(inputShape: data.sampleShape, task: data.task, width: 2, seed: 1))
+        let wideFile = dir.appendingPathComponent("wide.safetensors")
+        try Checkpoint.save(wide, to: wideFile)
+        let mismatch = message(["baseline": wideFile.path])
+        #expect(mismatch.contains("trained-weights baseline: \(wideFile.path)") && mismatch.contains("fc1"), "\(mismatch)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/teacher").path), "nothing may be trained")
     }
 
