@@ -31,7 +31,10 @@ public final class Study {
     /// When set, this process is one shard of a sharded run: its maps go to its own store file and it
     /// takes its own lock, so several shards can work in one study folder at the same time
     /// (``StudyShard``). Nil (the default) uses `results.sqlite` and the folder's lock.
-    public var shard: StudyShard? = nil
+    /// Changing it closes an open store, so later steps use the right store and lock.
+    public var shard: StudyShard? = nil {
+        didSet { if oldValue != shard { close() } }
+    }
     /// Written into the store's metadata when the run is registered (e.g. the experiment's identity), so
     /// `kd-tool merge` can refuse stores of different experiments.
     public var storeMetadata: [String: String] = [:]
