@@ -204,8 +204,8 @@ final class ProgressDisplay: @unchecked Sendable {
         let p = s.event, r = rate(s, at: t)
         let left = p.done >= p.total ? "done" : timeLeft(p, rate: r).map { "\(duration($0)) left" } ?? ""
         let head = "\(p.stage.rawValue) "
-        let numbers = " \(p.done)/\(p.total) \(percent(p)) %  \(rateText(r, stage: p.stage))  \(left)  \(p.item)"
-        let barWidth = max(10, min(30, width - head.count - 40))
+        let numbers = " " + ["\(p.done)/\(p.total) \(percent(p)) %", rateText(r, stage: p.stage), left, p.item].filter { !$0.isEmpty }.joined(separator: "  ")
+        let barWidth = max(10, min(30, width - head.count - numbers.count - 2))
         let line = head + bar(done: p.done, total: p.total, width: barWidth) + numbers
         return line.count > width ? String(line.prefix(max(0, width - 1))) + "…" : line
     }

@@ -38,6 +38,9 @@ struct SlurmCommand: ParsableCommand {
         let fileURL = URL(fileURLWithPath: file).standardizedFileURL
         var e = try Experiment.read(file: fileURL.path, registry: registry)
         if let output { e.output = output }
+        guard FileManager.default.fileExists(atPath: e.dataPath) else {
+            throw e.error("data", "no such file or folder: \(e.dataPath) (a relative path is relative to the experiment file); every node must see the data at this path")
+        }
         guard let binary = kdTool ?? Self.runningBinary() else {
             throw ValidationError("cannot tell where this kd-tool binary is; give its path with --kd-tool")
         }
