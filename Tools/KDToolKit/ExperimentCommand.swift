@@ -18,15 +18,51 @@ struct ExperimentCommand: ParsableCommand {
         subcommands: [Run.self, Check.self])
 
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run every seed and sweep of an experiment file (re-running resumes).")
+        static let configuration = CommandConfiguration(
+            abstract: "Run every seed and sweep of an experiment file (re-running resumes).",
+            discussion: """
+            Sharded (Docs/Methods.md "Sharded runs"): --shard I/N --stage S runs the I-th of N disjoint slices \
+            of one stage's work items, so N processes (or cluster jobs) can share the experiment in one --output \
+            folder: first every shard of train-teachers (teachers and baselines), then of train-students (each \
+            method's student), then of maps (one item per study, network, checkpoint and input; each shard \
+            writes results.shard-I-of-N.sqlite in the study folder). Then `kd-tool merge DIR` joins the shard \
+            stores, and this command without --shard finds everything trained and stored and writes the tables.
+            """)
         @Argument(help: "The experiment file (.yaml).") var file: String
         @Option(help: "Output folder (default: the file's 'output', else kd-runs/experiments/NAME).") var output: String?
+        @Option(help: ArgumentHelp("Run only slice I of N (1 ≤ I ≤ N) of the stage's work items: those whose position p in the fixed enumeration has p mod N = I − 1. Needs --stage.", valueName: "I/N"))
+        var shard: String?
+        @Option(help: ArgumentHelp("The stage a shard runs: \(ShardStage.allCases.map(\.rawValue).joined(separator: ", ")). Without --shard, the whole stage (shard 1/1).", valueName: "stage"))
+        var stage: ShardStage?
+
+        func validate() throws {
+            if shard != nil && stage == nil {
+                throw ValidationError("--shard needs --stage (\(ShardStage.allCases.map(\.rawValue).joined(separator: ", "))): a shard runs one stage; run the stages in that order")
+            }
+            if let shard { _ = try Self.parseShard(shard) }
+        }
+
+        /// "I/N" → the shard; a typed error naming what was expected otherwise.
+        static func parseShard(_ text: String) throws -> StudyShard {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 1, i <= n else {
+                throw ValidationError("--shard: expected I/N with whole numbers 1 ≤ I ≤ N (e.g. 2/8), got '\(text)'")
+            }
+            return try StudyShard(index: i, count: n)
+        }
 
         func run() throws {
             let registry = try Registration.registry()
             var e = try Experiment.read(file: file, registry: registry)
             if let output { e.output = output }
             let start = Date()
+            if let stage {
+                let s = try shard.map(Self.parseShard) ?? StudyShard(index: 1, count: 1)
+                let summary = try ExperimentRunner(experiment: e, registry: registry).runShard(s, stage: stage)
+                print(summary, terminator: "")
+                print(String(format: "(%.1f min)", Date().timeIntervalSince(start) / 60))
+                return
+            }
             let text = try ExperimentRunner(experiment: e, registry: registry).run()
             print(text, terminator: "")
             print(String(format: "Files: %@/{resolved.yaml, experiment.txt, experiment.csv, seed-N/} (%.1f min)",

@@ -35,10 +35,11 @@ public final class RunFolderLock {
     public let folder: String
     private var fd: Int32
 
-    /// Takes the lock without waiting; creates the folder's lock file when needed.
-    public init(folder: String) throws {
+    /// Takes the lock without waiting; creates the folder's lock file when needed. `fileName` names another
+    /// lock in the same folder (a shard of a sharded run locks its own, so shards can work side by side).
+    public init(folder: String, fileName: String = RunFolderLock.fileName) throws {
         self.folder = folder
-        let path = (folder as NSString).appendingPathComponent(RunFolderLock.fileName)
+        let path = (folder as NSString).appendingPathComponent(fileName)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             throw RunFolderLockError.io(folder: folder, message: "cannot open \(path): \(String(cString: strerror(errno)))")

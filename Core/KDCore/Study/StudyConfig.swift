@@ -97,6 +97,9 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
     case missingCheckpoints(folder: String)
     case noUsableInputs(String)
     case settingsDiffer(folder: String, differences: [String])
+    /// A network a step needs has not been trained (its final checkpoint is missing) and this process may not
+    /// train it (a sharded stage trains only its own items).
+    case notTrained(network: String, folder: String)
 
     public var description: String {
         switch self {
@@ -107,6 +110,8 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
             return "no layer at or below the tap '\(tap)' has a weight matrix, so the weight distance (scope tap-weight) is undefined; choose weight-scope up-to-tap"
         case let .missingCheckpoints(folder): return "\(folder) has no epoch-*.safetensors checkpoints"
         case let .noUsableInputs(why): return "no analysed input could be used: \(why)"
+        case let .notTrained(network, folder):
+            return "the \(network) is not trained yet (no final checkpoint in \(folder)); train it first (in a sharded run: the train-teachers stage for teachers and baselines, train-students for students, before maps)"
         case let .settingsDiffer(folder, differences):
             return "\(folder) holds a study with other training or dataset settings (" + differences.joined(separator: "; ")
                 + "); use the same settings to resume it, or choose a new --output folder"

@@ -114,6 +114,7 @@ public enum StudyReport {
             out += "no background \(c.noBackground), dropped by filter \(c.droppedByFilter)+\(c.droppedByOtherNetwork), no points \(c.noPoints), ρ undefined \(c.rhoUndefined)\n"
         }
         if !o.failedMaps.isEmpty { out += "maps that could not be computed (reported, inputs skipped): \(o.failedMaps.count)\n" }
+        for n in o.notes ?? [] { out += "not measured: \(n)\n" }
         if !o.flaggedMaps.isEmpty {
             out += "maps flagged (loss not flat and entropy target not reached): " + o.flaggedMaps.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
         }

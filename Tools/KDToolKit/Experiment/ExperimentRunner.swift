@@ -26,45 +26,30 @@ struct ExperimentRunner {
         var accuracy: Double?
     }
 
-    /// Checks everything that can be checked before training (data, taps, methods' layers), then runs.
-    /// Returns the text of `experiment.txt`.
-    @discardableResult
-    func run() throws -> String {
+    /// One study of the experiment: its settings, data options, folder, and where its reports go.
+    struct StudyPlan {
+        var config: StudyConfig
+        var options: [String: String]
+        var folder: URL
+        /// The reports' folder when it is not the study folder (a threshold-only sweep point).
+        var reports: URL?
+        var sweep: String
+        var point: String
+        /// Whether the plan trains in its own folder (false: a threshold-only point reusing the seed's folder).
+        var ownsFolder: Bool
+    }
+
+    /// Every study of the experiment in a fixed order: each seed of the base settings, then every sweep point
+    /// × seed. A threshold-only point runs in the seed's folder and reads its stored maps (the training
+    /// identity is unchanged, so nothing is trained again); its reports go to the point's folder.
+    func plans(root: URL) -> [StudyPlan] {
         let e = experiment
-        let source = try e.checkAgainstData(plugin: plugin)
-        let root = URL(fileURLWithPath: e.output)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try e.resolvedYAML().write(to: root.appendingPathComponent("resolved.yaml"), atomically: true, encoding: .utf8)
-        let family = try plugin.family(e.config.family)
-        var rows: [Row] = []
-        var sourcesByOptions: [[String: String]: DatasetSource] = [e.options: source]
-
-        func study(_ config: StudyConfig, options: [String: String], folder: URL, reports: URL? = nil, sweep: String, point: String) throws {
-            let data: DatasetSource
-            if let d = sourcesByOptions[options] { data = d } else {
-                data = try plugin.open(e.dataPath, options: options)
-                sourcesByOptions[options] = data
-            }
-            log("— \(sweep.isEmpty ? "" : "\(sweep) \(point), ")seed \(config.seed): \(folder.path)")
-            let s = try Study(config: config, family: family, data: data, folder: folder)
-            s.log = { [log] in log("  " + $0) }
-            let o = try s.run()
-            let reportFolder = reports ?? folder
-            try FileManager.default.createDirectory(at: reportFolder, withIntermediateDirectories: true)
-            try StudyReport.write(o, to: reportFolder)
-            try StudyReport.text(o).write(to: reportFolder.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
-            for m in o.methods {
-                rows.append(Row(sweep: sweep, point: point, seed: config.seed, network: m.network, method: m.method.id,
-                                report: m.comparison.student, accuracy: o.accuracy[m.network]))
-            }
-            rows.append(Row(sweep: sweep, point: point, seed: config.seed, network: "baseline", method: "baseline",
-                            report: o.comparison.baseline, accuracy: o.accuracy["baseline"]))
-        }
-
+        var out: [StudyPlan] = []
         for seed in e.seeds {
             var c = e.config
             c.seed = seed
-            try study(c, options: e.options, folder: root.appendingPathComponent("seed-\(seed)"), sweep: "", point: "")
+            out.append(StudyPlan(config: c, options: e.options, folder: root.appendingPathComponent("seed-\(seed)"), reports: nil,
+                                 sweep: "", point: "", ownsFolder: true))
         }
         for sweep in e.sweeps {
             for point in sweep.points {
@@ -79,16 +64,63 @@ struct ExperimentRunner {
                     let trainingChanged = point.teacherWidth != nil || point.dataFraction != nil || !point.options.isEmpty
                     let pointFolder = root.appendingPathComponent(Self.folderName(sweep.name))
                         .appendingPathComponent(Self.folderName(point.label)).appendingPathComponent("seed-\(seed)")
-                    // A threshold-only point runs in the seed's folder and reads its stored maps (the training
-                    // identity is unchanged, so nothing is trained again); its reports go to the point's folder.
-                    if trainingChanged {
-                        try study(c, options: options, folder: pointFolder, sweep: sweep.name, point: point.label)
-                    } else {
-                        try study(c, options: options, folder: root.appendingPathComponent("seed-\(seed)"), reports: pointFolder,
-                                  sweep: sweep.name, point: point.label)
-                    }
+                    out.append(trainingChanged
+                        ? StudyPlan(config: c, options: options, folder: pointFolder, reports: nil, sweep: sweep.name,
+                                    point: point.label, ownsFolder: true)
+                        : StudyPlan(config: c, options: options, folder: root.appendingPathComponent("seed-\(seed)"),
+                                    reports: pointFolder, sweep: sweep.name, point: point.label, ownsFolder: false))
                 }
             }
+        }
+        return out
+    }
+
+    /// The datasets opened so far, by options (each opened once per process).
+    final class Sources {
+        var byOptions: [[String: String]: DatasetSource] = [:]
+    }
+
+    /// A Study for `plan`, logging through the runner, recording the dataset path and the experiment identity.
+    func makeStudy(_ plan: StudyPlan, family: ModelFamily, sources: Sources) throws -> Study {
+        let data: DatasetSource
+        if let d = sources.byOptions[plan.options] { data = d } else {
+            data = try plugin.open(experiment.dataPath, options: plan.options)
+            sources.byOptions[plan.options] = data
+        }
+        let s = try Study(config: plan.config, family: family, data: data, folder: plan.folder)
+        s.log = { [log] in log("  " + $0) }
+        s.datasetPath = experiment.dataPath
+        s.storeMetadata = [ResultsStore.experimentKey: try experimentIdentity()]
+        return s
+    }
+
+    /// Checks everything that can be checked before training (data, taps, methods' layers), then runs.
+    /// Returns the text of `experiment.txt`.
+    @discardableResult
+    func run() throws -> String {
+        let e = experiment
+        let source = try e.checkAgainstData(plugin: plugin)
+        let root = URL(fileURLWithPath: e.output)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try e.resolvedYAML().write(to: root.appendingPathComponent("resolved.yaml"), atomically: true, encoding: .utf8)
+        let family = try plugin.family(e.config.family)
+        var rows: [Row] = []
+        let sources = Sources()
+        sources.byOptions[e.options] = source
+
+        for plan in plans(root: root) {
+            log("— \(plan.sweep.isEmpty ? "" : "\(plan.sweep) \(plan.point), ")seed \(plan.config.seed): \(plan.folder.path)")
+            let o = try makeStudy(plan, family: family, sources: sources).run()
+            let reportFolder = plan.reports ?? plan.folder
+            try FileManager.default.createDirectory(at: reportFolder, withIntermediateDirectories: true)
+            try StudyReport.write(o, to: reportFolder)
+            try StudyReport.text(o).write(to: reportFolder.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
+            for m in o.methods {
+                rows.append(Row(sweep: plan.sweep, point: plan.point, seed: plan.config.seed, network: m.network, method: m.method.id,
+                                report: m.comparison.student, accuracy: o.accuracy[m.network]))
+            }
+            rows.append(Row(sweep: plan.sweep, point: plan.point, seed: plan.config.seed, network: "baseline", method: "baseline",
+                            report: o.comparison.baseline, accuracy: o.accuracy["baseline"]))
         }
         let csv = Self.csv(rows)
         try csv.write(to: root.appendingPathComponent("experiment.csv"), atomically: true, encoding: .utf8)
