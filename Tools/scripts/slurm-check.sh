@@ -10,9 +10,12 @@
 # foreground as children of this script (no systemd) and waits for the node to be idle. Then:
 #   1. a 4-task job array running `kd-tool plugins` (the cluster runs array tasks and writes their logs);
 #   2. `kd-tool slurm` on a tiny experiment (2 seeds, 1-2 epochs) with 4 shards and --submit; waits for the
-#      four chained jobs; runs the same experiment unsharded in another folder; checks that experiment.csv,
-#      experiment.txt, each study's table5.csv and every entropy map of each study's results.sqlite are
-#      identical bit for bit, and that each study got its report.html.
+#      four chained jobs, task 2 of the maps array failing once on purpose (the jobs' kd-tool is a stand-in
+#      that fails there once, then runs the real one), so the final job is cancelled; runs
+#      `submit.sh maps 2` as Docs/Scaling.md says and waits for that task and the final job; runs the same
+#      experiment unsharded in another folder; checks that experiment.csv, experiment.txt, each study's
+#      table5.csv and every entropy map of each study's results.sqlite are identical bit for bit, that each
+#      study got its report.html, and that `kd-tool status` prints the same for each study of both runs.
 # Prints PASS/FAIL lines, stops the daemons it started, and exits non-zero on any failure. The last line is
 # 'N passed, M failed'.
 #
@@ -60,7 +63,7 @@ chmod 700 "$WORK"
 if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $WORK" >&2; else trap 'stop_daemons; rm -rf "$WORK"' EXIT; fi
 trap 'stop_daemons; exit 130' INT TERM
 start=$(date +%s)
-mkdir -p "$WORK/munge" "$WORK/state" "$WORK/spool" "$WORK/log" "$WORK/run"
+mkdir -p "$WORK/munge" "$WORK/state" "$WORK/spool" "$WORK/log" "$WORK/run" "$WORK/exp" "$WORK/runs"
 
 # munge: a fresh key and a daemon of our own on our own socket.
 dd if=/dev/urandom of="$WORK/munge/munge.key" bs=1024 count=1 status=none
@@ -137,6 +140,16 @@ wait_jobs() {
     ! for j in "$@"; do scontrol -o show job "$j"; done | grep -o 'JobState=[A-Z_]*' | grep -vq 'JobState=COMPLETED'
 }
 
+# One line per job or array task of $@ that did not end COMPLETED: name, task, state, reason, its log's last line.
+not_completed() {
+    local j
+    for j in "$@"; do scontrol -o show job "$j"; done | grep -v 'JobState=COMPLETED' | while read -r line; do
+        get() { echo "$line" | grep -o "$1=[^ ]*" | head -1 | cut -d= -f2-; }
+        log=$(ls "${SHARDED:-/nonexistent}/slurm/logs/"*"-$(get ArrayJobId)_$(get ArrayTaskId).log" 2>/dev/null | head -1)
+        echo "[$(get JobName) task $(get ArrayTaskId): $(get JobState) ($(get Reason))$([ -f "$log" ] && echo ": $(tail -1 "$log")")]"
+    done | tr '\n' ' '
+}
+
 # 1. A job array of our own: 4 tasks running `kd-tool plugins`, one log each.
 mkdir -p "$WORK/smoke"
 cat >"$WORK/smoke/plugins.sbatch" <<EOF
@@ -179,7 +192,18 @@ EOF
 EXP="$WORK/exp/tiny experiment.yaml"
 SHARDED="$WORK/runs/sharded out"      # a space in the path: the scripts must quote it
 UNSHARDED="$WORK/runs/unsharded"
-if (cd "$WORK" && "$KD" slurm "$EXP" --shards 4 --output "$SHARDED" --time 00:20:00 --submit) >"$WORK/submit.log" 2>&1; then
+# The jobs run kd-tool through a stand-in that runs the real one, except that task 2 of the maps stage fails
+# the first time: the run must recover the way Docs/Scaling.md says (submit.sh maps 2).
+cat >"$WORK/kd-fails-once" <<EOF
+#!/usr/bin/env bash
+if [ "\${SLURM_ARRAY_TASK_ID:-}" = 2 ] && [[ " \$* " == *" --stage maps "* ]] && [ ! -e "$WORK/failed-once" ]; then
+    touch "$WORK/failed-once"; echo "slurm-check: task 2 of maps fails once, on purpose" >&2; exit 1
+fi
+exec "$KD" "\$@"
+EOF
+chmod +x "$WORK/kd-fails-once"
+if (cd "$WORK" && "$KD" slurm "$EXP" --shards 4 --output "$SHARDED" --time 00:20:00 --kd-tool "$WORK/kd-fails-once" --submit) \
+        >"$WORK/submit.log" 2>&1; then
     cat "$WORK/submit.log" >&2
     ids=$(awk 'NF == 2 && $2 ~ /^[0-9]+$/ { print $2 }' "$WORK/submit.log")
     if [ "$(echo "$ids" | wc -w)" -eq 4 ]; then pass "kd-tool slurm --submit: 4 chained jobs ($(echo $ids))"; else
@@ -189,11 +213,23 @@ else
 fi
 t0=$(date +%s)
 # shellcheck disable=SC2086
-if wait_jobs $ids; then pass "all 4 jobs and their array tasks completed ($(( $(date +%s) - t0 )) s)"; else
-    fail "the jobs did not all complete: $(grep -l -i -E 'error|fatal' "$SHARDED"/slurm/logs/*.log 2>/dev/null | head -3 | xargs -r tail -n 3 | tr '\n' ' ')"
+wait_jobs $ids
+left=$(not_completed $ids)
+if [ "$left" = "[kd-tiny_experiment-maps task 2: FAILED (NonZeroExitCode): slurm-check: task 2 of maps fails once, on purpose] [kd-tiny_experiment-finish task : CANCELLED (DependencyNeverSatisfied)] " ]; then
+    pass "every task completed but maps task 2 (failed on purpose); the final job was cancelled ($(( $(date +%s) - t0 )) s)"; else
+    fail "after the first submission, expected only maps task 2 failed and the final job cancelled, got: ${left:-everything completed}"; finish; fi
+t0=$(date +%s)
+if (cd "$WORK" && bash "$SHARDED/slurm/submit.sh" maps 2) >"$WORK/resubmit.log" 2>&1; then
+    cat "$WORK/resubmit.log" >&2
+    again=$(awk 'NF == 2 && $2 ~ /^[0-9]+$/ { print $2 }' "$WORK/resubmit.log")
+else
+    fail "submit.sh maps 2: $(tail -3 "$WORK/resubmit.log")"; finish
 fi
+# shellcheck disable=SC2086
+if [ "$(echo "$again" | wc -w)" -eq 2 ] && wait_jobs $again; then pass "submit.sh maps 2: task 2 of maps again, then the final job, completed ($(( $(date +%s) - t0 )) s)"; else
+    fail "submit.sh maps 2: $(not_completed $again)"; finish; fi
 task_logs=$(find "$SHARDED/slurm/logs" -name '*.log' | wc -l)
-[ "$task_logs" -eq 13 ] && pass "13 log files (3 arrays of 4 tasks, 1 final job)" || fail "$task_logs log files in $SHARDED/slurm/logs, expected 13"
+[ "$task_logs" -eq 14 ] && pass "14 log files (3 arrays of 4 tasks, maps task 2 again, the final job)" || fail "$task_logs log files in $SHARDED/slurm/logs, expected 14"
 
 t0=$(date +%s)
 if "$KD" experiment run "$EXP" --output "$UNSHARDED" >"$WORK/unsharded.log" 2>&1; then pass "unsharded run ($(( $(date +%s) - t0 )) s)"; else
@@ -220,6 +256,12 @@ for seed in 1 2; do
     if [ "$maps" -gt 0 ] && cmp -s "$WORK/unsharded-$seed.maps" "$WORK/sharded-$seed.maps"; then pass "$s: all $maps entropy maps identical"; else
         fail "$s: entropy maps differ ($maps unsharded, $(wc -l <"$WORK/sharded-$seed.maps") sharded): $(diff "$WORK/unsharded-$seed.maps" "$WORK/sharded-$seed.maps" | head -2 | cut -c1-200 | tr '\n' ' ')"; fi
     [ -s "$SHARDED/$s/report.html" ] && pass "$s/report.html written by the final job" || fail "no $s/report.html"
+    "$KD" report "$UNSHARDED/$s" >>"$WORK/unsharded.log" 2>&1   # as the final job did for the sharded run
+    "$KD" status "$UNSHARDED/$s" 2>&1 | sed "s|$UNSHARDED|DIR|g" >"$WORK/unsharded-$seed.status"
+    "$KD" status "$SHARDED/$s" 2>&1 | sed "s|$SHARDED|DIR|g" >"$WORK/sharded-$seed.status"
+    if [ -s "$WORK/unsharded-$seed.status" ] && cmp -s "$WORK/unsharded-$seed.status" "$WORK/sharded-$seed.status"; then
+        pass "$s: kd-tool status says the same of both runs ($(tail -1 "$WORK/sharded-$seed.status" | cut -c1-60)…)"; else
+        fail "$s: kd-tool status differs: $(diff "$WORK/unsharded-$seed.status" "$WORK/sharded-$seed.status" | head -4 | tr '\n' ' ')"; fi
 done
 
 echo "slurm-check: total $(( $(date +%s) - start )) s" >&2
