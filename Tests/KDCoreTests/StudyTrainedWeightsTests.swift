@@ -99,7 +99,52 @@ import _TestSupport
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let noCheckpoints = message(["student": empty.path])
         #expect(noCheckpoints.contains("holds no epoch-N.safetensors checkpoints"), "\(noCheckpoints)")
+        // A network of another width: the tensor, both shapes and the file are named.
+        let wide = try family.make(ModelRequest(inputShape: data.sampleShape, task: data.task, width: 2, seed: 1))
+        let wideFile = dir.appendingPathComponent("wide.safetensors")
+        try Checkpoint.save(wide, to: wideFile)
+        let mismatch = message(["baseline": wideFile.path])
+        #expect(mismatch.contains("trained-weights baseline: \(wideFile.path)") && mismatch.contains("fc1"), "\(mismatch)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/teacher").path), "nothing may be trained")
+    }
+
+    /// The steps a sharded run uses: every map computed alone (`storeMaps` of one item, in a shard's store)
+    /// has the same bits as in the whole study's batches, and a study reading those maps computes nothing.
+    @Test func everyMapComputedAloneHasTheSameBitsAsInABatch() throws {
+        let (dir, plugin, _, base, archive) = try Self.setUp("alone")
+        try SyntheticSquaresPlugin.write(to: archive, perSplit: 16, size: 16)
+        let data = try plugin.open(archive, options: [:])
+        var config = base
+        config.teacherWidth = 64; config.studentWidth = 64   // fc1 256 → 1024: large enough for threaded BLAS
+        config.teacherEpochs = 1; config.studentEpochs = 1; config.baselineEpochs = 1
+        let family = try plugin.family("tiny-mlp")
+        let whole = try Study(config: config, family: family, data: data, folder: dir.appendingPathComponent("whole")).run()
+        let folder = dir.appendingPathComponent("alone")
+        let trainer = try Study(config: config, family: family, data: data, folder: folder)
+        try trainer.trainTeacher(); try trainer.trainBaseline(); try trainer.trainStudents()
+        trainer.close()
+        let items = try trainer.mapItems()
+        #expect(items.count == (2 + 2 + 1) * 4, "\(items.count) items")
+        for (k, item) in items.enumerated() {
+            let shard = try Study(config: config, family: family, data: data, folder: folder)
+            shard.shard = try StudyShard(index: k % 2 + 1, count: 2)
+            shard.trainsOnly = []
+            try shard.storeMaps([item])
+            shard.close()
+        }
+        let merged = try ShardMerge.merge(root: folder)
+        #expect(merged.first?.merged == items.count)
+        var lines: [String] = []
+        let reader = try Study(config: config, family: family, data: data, folder: folder)
+        reader.log = { lines.append($0) }
+        let again = try reader.run()
+        #expect(!lines.contains { $0.contains(" maps (") && !$0.contains("(0 computed") }, "every map must come from the store")
+        for (network, maps) in whole.finalMaps {
+            for (input, h) in maps {
+                #expect(again.finalMaps[network]?[input]?.map(\.bitPattern) == h.map(\.bitPattern), "\(network) \(input)")
+            }
+        }
+        #expect(again.comparison == whole.comparison)
     }
 
     @Test func oldStudyFilesWithoutTheDatasetPathStillRead() throws {
