@@ -89,7 +89,11 @@ import Testing
         h.written = []
         h.at(3, d, .training, "teacher", 1, 2)
         d.log("test accuracy: 50 %")
-        #expect(h.written.count == 2 && h.written[1].hasPrefix("\r\u{1B}[Ktest accuracy: 50 %\ntraining [") && h.written[1].hasSuffix("teacher\u{1B}[K"))
+        #expect(h.written.count == 4 && h.written[1] == "\r\u{1B}[K" && h.written[2] == "test accuracy: 50 %\n")
+        #expect(h.written[3].hasPrefix("training [") && h.written[3].hasSuffix("teacher\u{1B}[K"))
+        var other: [String] = []
+        d.around { other.append("from the command's own log") }
+        #expect(other.count == 1 && h.written.count == 6 && h.written[4] == "\r\u{1B}[K" && h.written[5] == h.written[3])
         let lines = h.display(.lines(every: 5))
         lines.log("plain")
         #expect(h.written.last == "plain\n")

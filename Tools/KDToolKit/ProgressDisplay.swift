@@ -114,12 +114,18 @@ final class ProgressDisplay: @unchecked Sendable {
     /// Writes one line of a log (a study's `log`) without breaking the bar: on a terminal the bar is cleared,
     /// the line written, and the bar drawn again below it.
     func log(_ line: String) {
+        around { write(line + "\n") }
+    }
+
+    /// Runs `body`, which writes whole lines to the same terminal by other means (a command's own `log`),
+    /// with the bar cleared before and drawn again after: `s.log = { line in display.around { log(line) } }`.
+    /// `body` must not call the display.
+    func around(_ body: () -> Void) {
         lock.lock(); defer { lock.unlock() }
-        guard barOpen, case let .bar(width, _) = mode, let c = current, let s = states[c] else {
-            write(line + "\n")
-            return
-        }
-        write("\r\u{1B}[K" + line + "\n" + Self.barLine(s, at: s.previous, width: width) + "\u{1B}[K")
+        guard barOpen, case let .bar(width, _) = mode, let c = current, let s = states[c] else { return body() }
+        write("\r\u{1B}[K")
+        body()
+        write(Self.barLine(s, at: s.previous, width: width) + "\u{1B}[K")
     }
 
     /// Ends the display: the last event not yet shown is written, and the bar's line is ended.
