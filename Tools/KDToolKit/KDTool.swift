@@ -15,6 +15,7 @@ public struct KDTool: ParsableCommand {
         """,
         subcommands: [QuickstartCommand.self, AnalyzeCommand.self, ExperimentCommand.self, DatasetCommand.self,
                       PluginsCommand.self, CheckCommand.self, ReportCommand.self, StatusCommand.self, CoherencyCommand.self,
+                      SlurmCommand.self,
                       BenchCommand.self, MergeCommand.self]
     )
 
