@@ -37,7 +37,7 @@ static int kd_has_avx2_fma(void) {
 // MARK: - Input transform V = Bᵀ d B,  Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
 
 static inline __attribute__((always_inline))
-void input_body(const float *x, int h, int w, int c, int tile0, int count, float *v, long ldv) {
+void input_body(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
     const int tilesX = (w + 1) / 2, perImage = ((h + 1) / 2) * tilesX;
     for (int k = 0; k < count; k++) {
         const int t = tile0 + k, b = t / perImage, r = t % perImage, ty = r / tilesX, tx = r % tilesX;
@@ -50,7 +50,7 @@ void input_body(const float *x, int h, int w, int c, int tile0, int count, float
                     ? x + (((long)b * h + iy) * w + ix) * c : kd_zeros;
             }
         }
-        float *dst = v + (long)k * c;
+        float *dst = v + (long)k * tileStride;
         for (int ch = 0; ch < c; ch += 8) {
             v8 d[16], s[16];
             for (int i = 0; i < 16; i++) d[i] = *(const v8 *)(src[i] + ch);
@@ -73,25 +73,25 @@ void input_body(const float *x, int h, int w, int c, int tile0, int count, float
 
 #ifdef KD_X86
 __attribute__((target("avx2,fma")))
-static void input_avx2(const float *x, int h, int w, int c, int tile0, int count, float *v, long ldv) {
-    input_body(x, h, w, c, tile0, count, v, ldv);
+static void input_avx2(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
+    input_body(x, h, w, c, tile0, count, v, tileStride, ldv);
 }
 #endif
-static void input_base(const float *x, int h, int w, int c, int tile0, int count, float *v, long ldv) {
-    input_body(x, h, w, c, tile0, count, v, ldv);
+static void input_base(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
+    input_body(x, h, w, c, tile0, count, v, tileStride, ldv);
 }
 
-void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count, float *v, long ldv) {
+void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
 #ifdef KD_X86
-    if (kd_has_avx2_fma()) { input_avx2(x, h, w, c, tile0, count, v, ldv); return; }
+    if (kd_has_avx2_fma()) { input_avx2(x, h, w, c, tile0, count, v, tileStride, ldv); return; }
 #endif
-    input_base(x, h, w, c, tile0, count, v, ldv);
+    input_base(x, h, w, c, tile0, count, v, tileStride, ldv);
 }
 
 // MARK: - Output transform Y = Aᵀ M A,  Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
 static inline __attribute__((always_inline))
-void output_body(const float *m, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
+void output_body(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
     const int tilesX = (w + 1) / 2, perImage = ((h + 1) / 2) * tilesX;
     for (int k = 0; k < count; k++) {
         const int t = tile0 + k, b = t / perImage, r = t % perImage, ty = r / tilesX, tx = r % tilesX;
@@ -99,7 +99,7 @@ void output_body(const float *m, long ldm, int h, int w, int c, int tile0, int c
         const int right = ox + 1 < w, below = oy + 1 < h;
         float *y00 = y + (((long)b * h + oy) * w + ox) * c;
         float *y10 = y00 + (long)w * c;
-        const float *src = m + (long)k * c;
+        const float *src = m + (long)k * tileStride;
         for (int ch = 0; ch < c; ch += 8) {
             v8 q[16], s0[4], s1[4];
             for (int i = 0; i < 16; i++) q[i] = *(const v8 *)(src + i * ldm + ch);
@@ -121,46 +121,77 @@ void output_body(const float *m, long ldm, int h, int w, int c, int tile0, int c
 
 #ifdef KD_X86
 __attribute__((target("avx2,fma")))
-static void output_avx2(const float *m, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
-    output_body(m, ldm, h, w, c, tile0, count, bias, y);
+static void output_avx2(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
+    output_body(m, tileStride, ldm, h, w, c, tile0, count, bias, y);
 }
 #endif
-static void output_base(const float *m, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
-    output_body(m, ldm, h, w, c, tile0, count, bias, y);
+static void output_base(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
+    output_body(m, tileStride, ldm, h, w, c, tile0, count, bias, y);
 }
 
-void kd_winograd_output(const float *m, long ldm, int h, int w, int c, int tile0, int count,
+void kd_winograd_output(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count,
                         const float *bias, float *y) {
 #ifdef KD_X86
-    if (kd_has_avx2_fma()) { output_avx2(m, ldm, h, w, c, tile0, count, bias, y); return; }
+    if (kd_has_avx2_fma()) { output_avx2(m, tileStride, ldm, h, w, c, tile0, count, bias, y); return; }
 #endif
-    output_base(m, ldm, h, w, c, tile0, count, bias, y);
+    output_base(m, tileStride, ldm, h, w, c, tile0, count, bias, y);
 }
 
 // MARK: - Filter transform U = G g Gᵀ,  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 
-void kd_winograd_filter(const float *w, int co, int ci, int flip, float *u) {
+static inline __attribute__((always_inline))
+void filter_body(const float *w, int co, int ci, float *u) {
     const long plane = (long)co * ci;
+    const int wide = ci / 8 * 8;
     for (int o = 0; o < co; o++) {
-        for (int i = 0; i < ci; i++) {
-            float g[3][3], a[4][3];
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++)
-                    g[ky][kx] = flip ? w[(((long)o * 3 + 2 - ky) * 3 + 2 - kx) * ci + i]
-                                     : w[(((long)o * 3 + ky) * 3 + kx) * ci + i];
+        const float *wo = w + (long)o * 9 * ci;
+        float *uo = u + (long)o * ci;
+        for (int i = 0; i < wide; i += 8) {   // 8 input channels at a time (contiguous in w and in u)
+            v8 g[9], a[12];
+            for (int k = 0; k < 9; k++) g[k] = *(const v8 *)(wo + k * ci + i);
             for (int kx = 0; kx < 3; kx++) {
-                a[0][kx] = g[0][kx];
-                a[1][kx] = 0.5f * (g[0][kx] + g[1][kx] + g[2][kx]);
-                a[2][kx] = 0.5f * (g[0][kx] - g[1][kx] + g[2][kx]);
-                a[3][kx] = g[2][kx];
+                a[kx] = g[kx];
+                a[3 + kx] = 0.5f * (g[kx] + g[3 + kx] + g[6 + kx]);
+                a[6 + kx] = 0.5f * (g[kx] - g[3 + kx] + g[6 + kx]);
+                a[9 + kx] = g[6 + kx];
             }
-            const long at = flip ? (long)i * co + o : (long)o * ci + i;
             for (int r = 0; r < 4; r++) {
-                u[(4 * r + 0) * plane + at] = a[r][0];
-                u[(4 * r + 1) * plane + at] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);
-                u[(4 * r + 2) * plane + at] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);
-                u[(4 * r + 3) * plane + at] = a[r][2];
+                const v8 *q = a + 3 * r;
+                *(v8 *)(uo + (4 * r + 0) * plane + i) = q[0];
+                *(v8 *)(uo + (4 * r + 1) * plane + i) = 0.5f * (q[0] + q[1] + q[2]);
+                *(v8 *)(uo + (4 * r + 2) * plane + i) = 0.5f * (q[0] - q[1] + q[2]);
+                *(v8 *)(uo + (4 * r + 3) * plane + i) = q[2];
+            }
+        }
+        for (int i = wide; i < ci; i++) {      // the remaining channels one at a time
+            float g[9], a[12];
+            for (int k = 0; k < 9; k++) g[k] = wo[k * ci + i];
+            for (int kx = 0; kx < 3; kx++) {
+                a[kx] = g[kx];
+                a[3 + kx] = 0.5f * (g[kx] + g[3 + kx] + g[6 + kx]);
+                a[6 + kx] = 0.5f * (g[kx] - g[3 + kx] + g[6 + kx]);
+                a[9 + kx] = g[6 + kx];
+            }
+            for (int r = 0; r < 4; r++) {
+                const float *q = a + 3 * r;
+                uo[(4 * r + 0) * plane + i] = q[0];
+                uo[(4 * r + 1) * plane + i] = 0.5f * (q[0] + q[1] + q[2]);
+                uo[(4 * r + 2) * plane + i] = 0.5f * (q[0] - q[1] + q[2]);
+                uo[(4 * r + 3) * plane + i] = q[2];
             }
         }
     }
+}
+
+#ifdef KD_X86
+__attribute__((target("avx2,fma")))
+static void filter_avx2(const float *w, int co, int ci, float *u) { filter_body(w, co, ci, u); }
+#endif
+static void filter_base(const float *w, int co, int ci, float *u) { filter_body(w, co, ci, u); }
+
+void kd_winograd_filter(const float *w, int co, int ci, float *u) {
+#ifdef KD_X86
+    if (kd_has_avx2_fma()) { filter_avx2(w, co, ci, u); return; }
+#endif
+    filter_base(w, co, ci, u);
 }

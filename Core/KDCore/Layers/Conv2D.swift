@@ -108,8 +108,10 @@ public final class Conv2D: Layer {
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
         if winogradForward {
             let (h, wd, ci, co) = (x.shape[1], x.shape[2], inputChannels, outputChannels)
-            let u = c.buffer(98, [16, co, ci]).data
-            Winograd.filters(weight.value.data, outputs: co, inputs: ci, flip: false, into: u)
+            let filters = c.buffer(98, [16, co, ci])
+            let u = filters.data
+            Winograd.filters(weight.value.data, outputs: co, inputs: ci, into: u)
+            c.save(1, filters)   // backward's input gradient uses the same transformed filters
             let count = Winograd.workspaceCount(inputs: ci, outputs: co)
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
                 for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
@@ -120,6 +122,7 @@ public final class Conv2D: Layer {
             }
             return y
         }
+        c.save(1, nil)
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { cols in
             for w in 0..<workers { cols[w] = c.buffer(2 + w, [colRows, patchSize]).data }
             forEachImageBlock(batch: batch, workers: workers) { w, images in
@@ -146,14 +149,20 @@ public final class Conv2D: Layer {
         let winogradInput = c.inputGradient && winogradForward
         if winogradInput {
             let (h, wd, ci) = (x.shape[1], x.shape[2], inputChannels)
-            let u = c.buffer(99, [16, ci, co]).data
-            Winograd.filters(weight.value.data, outputs: co, inputs: ci, flip: true, into: u)
+            // The forward pass's transformed filters (the weights of that forward), or made now.
+            let u: UnsafeMutablePointer<Float>
+            if c.saved.count > 1, let saved = c.saved[1], saved.count == 16 * co * ci {
+                u = saved.data
+            } else {
+                u = c.buffer(98, [16, co, ci]).data
+                Winograd.filters(weight.value.data, outputs: co, inputs: ci, into: u)
+            }
             let count = Winograd.workspaceCount(inputs: co, outputs: ci)
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
                 for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
                 forEachImageBlock(batch: batch, workers: workers) { w, images in
                     Winograd.convolve(dy.data, images: images, height: h, width: wd, inputs: co, outputs: ci,
-                                      filters: u, bias: nil, into: dx.data, workspace: ws[w])
+                                      filters: u, flipped: true, bias: nil, into: dx.data, workspace: ws[w])
                 }
             }
             if !(wantWeight || wantBias) { return dx }

@@ -18,9 +18,12 @@ import _CKernels
 /// blocks together stay within ``chunkBytes`` so they are still in cache between transform and GEMM.
 ///
 /// The input gradient of the same layer is again a 3×3, stride-1, padding-1 convolution, of dy with the
-/// kernel rotated by 180° and its channel roles swapped (`flip` in ``filters(_:outputs:inputs:flip:into:)``),
-/// so it runs through the same code. Numerically the transforms are exact in exact arithmetic; in float32
-/// results differ from im2col's by rounding only (about 1e-6 relative on the e1 network).
+/// kernel rotated by 180° and its channel roles swapped, so it runs through the same code with the forward
+/// pass's transformed filters: G J = P G (J reverses the kernel's 3 rows, P swaps rows 0 and 3 of 4), so the
+/// rotated kernel's U'_{4r+c} is U_{4p(r)+p(c)} with p = (3, 1, 2, 0), transposed — which the GEMM takes as
+/// it is (``convolve(_:images:height:width:inputs:outputs:filters:flipped:bias:into:workspace:)``).
+/// Numerically the transforms are exact in exact arithmetic; in float32 results differ from im2col's by
+/// rounding only (about 1e-6 relative on the e1 network).
 enum Winograd {
     /// Both channel counts must be multiples of 8 (the kernels' vector width) and at most 4096 (the zero
     /// padding row); below 16 channels the GEMMs are too narrow to gain over im2col.
@@ -40,32 +43,47 @@ enum Winograd {
         16 * tilesPerChunk(inputs: inputs, outputs: outputs) * (inputs + outputs)
     }
 
-    /// `u` (16 × outputs × inputs) from weights `w` (outputs, 3, 3, inputs); with `flip`, the filters of the
-    /// input-gradient convolution: `u` (16 × inputs × outputs).
-    static func filters(_ w: UnsafePointer<Float>, outputs: Int, inputs: Int, flip: Bool, into u: UnsafeMutablePointer<Float>) {
-        kd_winograd_filter(w, Int32(outputs), Int32(inputs), flip ? 1 : 0, u)
+    /// `u` (16 × outputs × inputs) from weights `w` (outputs, 3, 3, inputs).
+    static func filters(_ w: UnsafePointer<Float>, outputs: Int, inputs: Int, into u: UnsafeMutablePointer<Float>) {
+        kd_winograd_filter(w, Int32(outputs), Int32(inputs), u)
     }
 
-    /// `y[images] = conv(x[images]) + bias` for the images `images` of x (B, h, w, ci) and y (B, h, w, co),
-    /// with `u` from ``filters(_:outputs:inputs:flip:into:)``. Overwrites y's pixels of those images.
+    /// Where coefficient ξ of the rotated kernel's transform is found in the forward transform.
+    static let flippedCoefficient: [Int] = (0..<16).map { xi in
+        let p = [3, 1, 2, 0]
+        return 4 * p[xi / 4] + p[xi % 4]
+    }
+
+    /// `y[images] = conv(x[images]) + bias` for the images `images` of x (B, h, w, ci) and y (B, h, w, co).
+    /// Overwrites y's pixels of those images. `u` comes from ``filters(_:outputs:inputs:into:)`` of this
+    /// layer, 16 × (co, ci); with `flipped`, of the layer whose input gradient this is, 16 × (ci, co), and
+    /// the convolution is the one with that layer's kernel rotated by 180° (co and ci are its Ci and Co).
     static func convolve(_ x: UnsafePointer<Float>, images: Range<Int>, height h: Int, width w: Int,
-                         inputs ci: Int, outputs co: Int, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                         into y: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+                         inputs ci: Int, outputs co: Int, filters u: UnsafePointer<Float>, flipped: Bool = false,
+                         bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
+                         workspace: UnsafeMutablePointer<Float>) {
         let perImage = ((h + 1) / 2) * ((w + 1) / 2)
         let perChunk = tilesPerChunk(inputs: ci, outputs: co)
         let end = images.upperBound * perImage
         var t0 = images.lowerBound * perImage
         while t0 < end {
             let n = min(perChunk, end - t0)
-            // V: 16 × (n, ci), M: 16 × (n, co), each ξ block packed at its chunk's actual size.
+            // V (n, 16, ci) and M (n, 16, co): each tile's 16 coefficients side by side, so the transforms
+            // read and write one contiguous block per tile; the GEMM of coefficient ξ takes every 16th row.
             let v = workspace, m = workspace + 16 * n * ci
-            kd_winograd_input(x, Int32(h), Int32(w), Int32(ci), Int32(t0), Int32(n), v, n * ci)
+            kd_winograd_input(x, Int32(h), Int32(w), Int32(ci), Int32(t0), Int32(n), v, 16 * ci, ci)
             for xi in 0..<16 {
-                // M_ξ (n, co) = V_ξ (n, ci) · U_ξᵀ (ci, co)
-                BLAS.gemm(transB: true, m: n, n: co, k: ci, a: v + xi * n * ci, lda: ci,
-                          b: u + xi * co * ci, ldb: ci, c: m + xi * n * co, ldc: co)
+                if flipped {
+                    // M_ξ (n, co) = V_ξ (n, ci) · U_p(ξ) (ci, co)
+                    BLAS.gemm(m: n, n: co, k: ci, a: v + xi * ci, lda: 16 * ci,
+                              b: u + flippedCoefficient[xi] * co * ci, ldb: co, c: m + xi * co, ldc: 16 * co)
+                } else {
+                    // M_ξ (n, co) = V_ξ (n, ci) · U_ξᵀ (ci, co)
+                    BLAS.gemm(transB: true, m: n, n: co, k: ci, a: v + xi * ci, lda: 16 * ci,
+                              b: u + xi * co * ci, ldb: ci, c: m + xi * co, ldc: 16 * co)
+                }
             }
-            kd_winograd_output(m, n * co, Int32(h), Int32(w), Int32(co), Int32(t0), Int32(n), bias, y)
+            kd_winograd_output(m, 16 * co, co, Int32(h), Int32(w), Int32(co), Int32(t0), Int32(n), bias, y)
             t0 += n
         }
     }

@@ -13,18 +13,19 @@
 extern "C" {
 #endif
 
-/// U = G g Gᵀ for every filter. `w` is (co, 3, 3, ci). flip = 0: u is 16 × (co, ci), u[ξ][o][i].
-/// flip = 1: the filters of the input-gradient convolution (the kernel rotated by 180° and the channel
-/// roles swapped), u is 16 × (ci, co), u[ξ][i][o] from w[o][2−ky][2−kx][i].
-void kd_winograd_filter(const float *w, int co, int ci, int flip, float *u);
+/// U = G g Gᵀ for every filter. `w` is (co, 3, 3, ci); u is 16 × (co, ci), u[ξ][o][i].
+/// The input-gradient convolution (the kernel rotated by 180°, channel roles swapped) needs no transform of
+/// its own: since G J = P G (J reverses 3 rows, P swaps rows 0 and 3 of 4), its U'[4r+c] is U[4p(r)+p(c)]ᵀ.
+void kd_winograd_filter(const float *w, int co, int ci, float *u);
 
-/// V = Bᵀ d B for tiles [tile0, tile0 + count) of x (batch, h, w, c): v[ξ · ldv + k · c + ch] for the k-th
-/// tile of the range. `c` must be a multiple of 8.
-void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count, float *v, long ldv);
+/// V = Bᵀ d B for tiles [tile0, tile0 + count) of x (batch, h, w, c): v[k · tileStride + ξ · ldv + ch] for
+/// the k-th tile of the range. `c` must be a multiple of 8.
+void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv);
 
-/// Y = Aᵀ M A (+ bias) for tiles [tile0, tile0 + count): m[ξ · ldm + k · c + ch]; writes the in-image
-/// pixels of each tile into y (batch, h, w, c), overwriting them. bias may be NULL. `c` must be a multiple of 8.
-void kd_winograd_output(const float *m, long ldm, int h, int w, int c, int tile0, int count,
+/// Y = Aᵀ M A (+ bias) for tiles [tile0, tile0 + count): m[k · tileStride + ξ · ldm + ch]; writes the
+/// in-image pixels of each tile into y (batch, h, w, c), overwriting them. bias may be NULL. `c` must be a
+/// multiple of 8.
+void kd_winograd_output(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count,
                         const float *bias, float *y);
 
 #ifdef __cplusplus
