@@ -5,9 +5,11 @@
 # share of the CPU other processes used while each ran ("other-load", from /proc/stat minus the run's own CPU).
 #
 #   Tools/scripts/compare-torch.sh --torch-ref PATH/torch_ref.py --python PATH/python \
-#       [--repeats N] [--rounds R] [--workloads "e1 e2 e3 t1"] [--no-build] [--kd-tool PATH]
+#       [--repeats N] [--rounds R] [--steps T] [--workloads "e1 e2 e3 t1"] [--no-build] [--kd-tool PATH]
 #       [--baseline "KD-TOOL BENCH OPTIONS"] [--log DIR]
 #
+# --steps T shortens e1–e3 to T σ steps in both tools (200, the standard, by default): on a busy machine a
+# shorter run lets the interleaved rounds finish; the ratio per step is what is compared.
 # --baseline also runs kd-tool with those bench options (e.g. "--convolution im2col") in every round, just
 # before the default run, and prints its figure and ratio too: before/after figures under the same load.
 #
@@ -16,26 +18,27 @@
 # A ratio whose other-load exceeds about 0.05 on either side is disturbed: re-run that round.
 set -euo pipefail
 
-ref="" py="" repeats=3 rounds=3 workloads="e1 e2 e3 t1" build=1 logdir="" kd="" baseline=""
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+ref="" py="" repeats=3 rounds=3 workloads="e1 e2 e3 t1" steps=200 build=1 logdir="" kd="" baseline=""
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --torch-ref) ref="${2:?--torch-ref needs a path}"; shift 2 ;;
     --python) py="${2:?--python needs a path}"; shift 2 ;;
     --repeats) repeats="${2:?--repeats needs a number}"; shift 2 ;;
     --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
+    --steps) steps="${2:?--steps needs a number}"; shift 2 ;;
     --workloads) workloads="${2:?--workloads needs a list}"; shift 2 ;;
     --no-build) build=0; shift ;;
     --kd-tool) kd="${2:?--kd-tool needs a path}"; build=0; shift 2 ;;
     --baseline) baseline="${2:?--baseline needs kd-tool bench options}"; shift 2 ;;
     --log) logdir="${2:?--log needs a directory}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "compare-torch.sh: unknown option '$1' (expected --torch-ref, --python, --repeats, --rounds, --workloads, --no-build, --kd-tool, --baseline, --log)" >&2; exit 2 ;;
+    *) echo "compare-torch.sh: unknown option '$1' (expected --torch-ref, --python, --repeats, --rounds, --steps, --workloads, --no-build, --kd-tool, --baseline, --log)" >&2; exit 2 ;;
   esac
 done
 [ -n "$ref" ] && [ -f "$ref" ] || { echo "compare-torch.sh: --torch-ref must name the PyTorch reference script (got '${ref}')" >&2; exit 2; }
 [ -n "$py" ] && [ -x "$py" ] || { echo "compare-torch.sh: --python must name a Python with torch installed (got '${py}')" >&2; exit 2; }
-case "$repeats$rounds" in *[!0-9]*) echo "compare-torch.sh: --repeats and --rounds take whole numbers" >&2; exit 2 ;; esac
+case "$repeats$rounds$steps" in *[!0-9]*) echo "compare-torch.sh: --repeats, --rounds and --steps take whole numbers" >&2; exit 2 ;; esac
 for w in $workloads; do
   case "$w" in e1|e2|e3|t1) ;; *) echo "compare-torch.sh: unknown workload '$w' (expected e1 e2 e3 t1)" >&2; exit 2 ;; esac
 done
@@ -47,7 +50,7 @@ if [ "$build" = 1 ]; then swift build -c release >&2; fi
 kd="${kd:-$(swift build -c release --show-bin-path)/kd-tool}"
 [ -x "$kd" ] || { echo "compare-torch.sh: $kd not built (run without --no-build, or name a binary with --kd-tool)" >&2; exit 2; }
 logdir="${logdir:-$(mktemp -d)}"; mkdir -p "$logdir"
-echo "# logs in $logdir; repeats=$repeats rounds=$rounds threads=2 (both tools); $(nproc) cores; $(date -u '+%F %T') UTC"
+echo "# logs in $logdir; repeats=$repeats rounds=$rounds steps(e1-e3)=$steps threads=2 (both tools); $(nproc) cores; $(date -u '+%F %T') UTC"
 echo "# torch: $("$py" -c 'import torch; print(torch.__version__)')   kd-tool: $kd (tree $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'))${baseline:+   baseline: kd-tool bench W $baseline}"
 
 # Runs a command, writes its output to $1 and prints "other-load" for the run as a whole:
@@ -102,12 +105,13 @@ fi
 declare -A sum bsum cnt
 for r in $(seq 1 "$rounds"); do
   for w in $workloads; do
+    st=(); [ "$w" = t1 ] || st=(--steps "$steps")
     if [ -n "$baseline" ]; then
       # shellcheck disable=SC2086  # the baseline options are meant to split into words
-      read -r bv bother bload < <(run baseline "$w" kd "$logdir/r$r-$w-baseline.txt" "$kd" bench "$w" --repeats "$repeats" $baseline)
+      read -r bv bother bload < <(run baseline "$w" kd "$logdir/r$r-$w-baseline.txt" "$kd" bench "$w" --repeats "$repeats" "${st[@]}" $baseline)
     fi
-    read -r kv kother kload < <(run kd-tool "$w" kd "$logdir/r$r-$w-kd.txt" "$kd" bench "$w" --repeats "$repeats")
-    read -r tv tother tload < <(run PyTorch "$w" torch "$logdir/r$r-$w-torch.txt" "$py" "$ref" "$w" --repeats "$repeats" --threads 2)
+    read -r kv kother kload < <(run kd-tool "$w" kd "$logdir/r$r-$w-kd.txt" "$kd" bench "$w" --repeats "$repeats" "${st[@]}")
+    read -r tv tother tload < <(run PyTorch "$w" torch "$logdir/r$r-$w-torch.txt" "$py" "$ref" "$w" --repeats "$repeats" --threads 2 "${st[@]}")
     kr=$(ratio "$kv" "$tv")
     if [ -n "$baseline" ]; then
       br=$(ratio "$bv" "$tv")
