@@ -38,8 +38,11 @@ let package = Package(
         .target(name: "_CImageCodecs", path: "Datasets/_CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
 
+        // Hand-written C kernels (Winograd transforms), AVX2 chosen at run time per function, no compiler flags.
+        .target(name: "_CKernels", path: "Core/_CKernels"),
+
         // MARK: - Core engine
-        .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite"], path: "Core/KDCore"),
+        .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite", "_CKernels"], path: "Core/KDCore"),
         // The shared conformance suite every plugin's tests run (in this package or another one).
         .target(name: "KDPluginTesting", dependencies: ["KDCore"], path: "Core/KDPluginTesting"),
 

@@ -32,6 +32,25 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --family: the analysed layer (default: the family's first tap).")
     var tap: String?
 
+    enum Convolution: String, ExpressibleByArgument, CaseIterable {
+        case auto, im2col
+    }
+
+    @Option(help: "Convolution algorithm for e1 and t1: auto (Winograd F(2×2,3×3) for the 3×3 stride-1 layers that suit it, im2col for the rest) or im2col (every layer; the algorithm before Winograd, for comparisons).")
+    var convolution: Convolution = .auto
+
+    @Flag(help: "With --family: keep the network's BatchNorm layers as they are instead of folding them into the Linear or Conv2D before them (the default; same function, fewer passes), for comparisons.")
+    var keepBatchNorm = false
+
+    @Option(help: "For e1–e3: write the entropies of every timed sample (one line per sample, nats) to this file.")
+    var sigmaOut: String?
+
+    @Option(help: "For e1–e3: compare the entropies of every timed sample with a file written by --sigma-out (same workload, --repeats and --steps); fails if any differs by more than --sigma-tolerance.")
+    var sigmaCheck: String?
+
+    @Option(help: "With --sigma-check: the largest allowed difference of any unit's entropy, in nats.")
+    var sigmaTolerance: Float = 1e-4
+
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1 (200 is the standard workload)") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1 (5 or more for a stated figure)") }
@@ -60,19 +79,52 @@ struct BenchCommand: ParsableCommand {
                 let model = try f.build(reference.inputShape, outputs, 1, 1)
                 let layer = tap ?? f.taps[0]
                 name += " with \(family) at \(layer)"
-                r = try EntropyBenchmark.run(w, model: model, tap: layer, repeats: repeats, steps: steps, progress: report)
+                EntropyBenchmark.setWinograd(convolution == .auto, in: model)
+                r = try EntropyBenchmark.run(w, model: model, tap: layer, repeats: repeats, steps: steps,
+                                             foldBatchNorm: !keepBatchNorm, progress: report)
+                if keepBatchNorm { name += " (BatchNorm kept)" }
             } else {
-                r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps, progress: report)
+                r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps, winograd: convolution == .auto, progress: report)
             }
+            try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log, median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution.rawValue), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:
             FileHandle.standardError.write(Data("bench t1: vgg-s, 1024 random images, batch 64, \(repeats) epochs after a warm-up…\n".utf8))
-            let r = try TrainingBenchmark.run(repeats: repeats)
+            let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution == .auto)
             print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
-                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, median of \(r.epochSeconds.count) epochs)")
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution.rawValue), median of \(r.epochSeconds.count) epochs)")
         }
+    }
+
+    /// --sigma-out / --sigma-check: the σ maps of the timed samples, written or compared (max |ΔH| in nats).
+    func checkEntropies(_ entropies: [[Float]], name: String) throws {
+        let text = entropies.map { $0.map { String(format: "%.9g", $0) }.joined(separator: " ") }.joined(separator: "\n") + "\n"
+        if let path = sigmaOut {
+            do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("--sigma-out: cannot write '\(path)': \(error.localizedDescription); choose a writable path")
+            }
+        }
+        guard let path = sigmaCheck else { return }
+        guard let saved = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--sigma-check: cannot read '\(path)'; expected a file written by --sigma-out")
+        }
+        var reference: [[Float]] = []
+        for (i, line) in saved.split(separator: "\n").enumerated() {
+            let values = line.split(separator: " ").map { Float($0) }
+            guard values.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--sigma-check: '\(path)' line \(i + 1) holds something other than numbers; expected a file written by --sigma-out")
+            }
+            reference.append(values.map { $0! })
+        }
+        guard let d = EntropyBenchmark.maximumDifference(entropies, reference) else {
+            throw ValidationError("--sigma-check: '\(path)' holds \(reference.count) samples of \(reference.first?.count ?? 0) units, this run \(entropies.count) of \(entropies.first?.count ?? 0); run with the same workload, --repeats and --steps as when it was written")
+        }
+        let ok = d <= sigmaTolerance
+        print(String(format: "sigma-check \(name): max |dH| %.3g nats over \(entropies.count) samples (tolerance %.3g) ",
+                     d, sigmaTolerance) + (ok ? "ok" : "FAILED"))
+        if !ok { throw ExitCode(1) }
     }
 }

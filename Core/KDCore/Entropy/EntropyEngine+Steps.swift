@@ -50,7 +50,7 @@ extension EntropyEngine {
         ws.batch.resize([1] + model.inputShape)
         ws.batch.data.update(from: sample.input.data, count: sample.input.count)
         if startIndex > 0 {
-            let h = model.body.forward(ws.batch, ws.context, range: 0..<startIndex)
+            let h = network.body.forward(ws.batch, ws.context, range: 0..<startIndex)
             ws.input.resize(Array(h.shape.dropFirst()))
             ws.input.data.update(from: h.data, count: h.count)
         } else {
@@ -74,7 +74,7 @@ extension EntropyEngine {
         // f* = f(x), φ(f*)
         ws.batch.resize([1] + shape)
         ws.batch.data.update(from: ws.input.data, count: n)
-        let fstar = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
+        let fstar = network.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
         let featureCount = fstar.count
         ws.target.resize([featureCount])
         applyPhi(fstar.data, into: ws.target.data, count: featureCount)
@@ -170,7 +170,7 @@ extension EntropyEngine {
             guard o.loss[step].isFinite else { throw EntropyError.nonFinite(inputID: p.inputID, step: step) }
 
             // dLoss/dx' from the tap down, then dLoss/dσ_u = Σ_k Σ_{v∈u} dx'[k,v] δ[k,v]
-            let dx = model.backward(ws.dy, ws.context, from: tapIndex, downTo: startIndex)
+            let dx = network.backward(ws.dy, ws.context, from: tapIndex, downTo: startIndex)
             gradSigma.withUnsafeMutableBufferPointer { g in
                 for u in 0..<unitCount { g[u] = 0 }
                 p.unitOf.withUnsafeBufferPointer { uo in

@@ -25,18 +25,26 @@ public final class EntropyEngine: @unchecked Sendable {
     /// The first layer run under noise: 0 when noise is added to the network's input, else the layer after
     /// the one whose output is the analysed input (a token family's word-embedding lookup).
     public let startIndex: Int
+    /// What the steps run: `model` with each inference-mode BatchNorm folded into the Linear or Conv2D
+    /// before it (``BatchNormFolding``; the same function, one elementwise pass less per such layer forward
+    /// and backward), or `model` itself when it has none. Built at init from the weights of that moment, so
+    /// an engine is created after the network's weights are loaded (as every caller does).
+    let network: Model
 
     /// ½ log(2πe): the entropy of a unit Gaussian, in nats.
     public static let gaussianEntropyOffset = 0.5 * Foundation.log(2 * Double.pi * M_E)
 
     /// `analysedInput` names the layer whose output receives the noise (nil: the network's input); it must
     /// lie below the tap.
-    public init(model: Model, tap: String, settings: EntropySettings, analysedInput: String? = nil) throws {
+    /// `foldBatchNorm: false` runs `model` as it is (for comparisons; the result differs by rounding only).
+    public init(model: Model, tap: String, settings: EntropySettings, analysedInput: String? = nil,
+                foldBatchNorm: Bool = true) throws {
         try settings.validate()
         self.model = model
         self.tapIndex = try model.layerIndex(tap)
         self.tapName = tap
         self.settings = settings
+        self.network = foldBatchNorm ? BatchNormFolding.folded(model) : model
         if let name = analysedInput {
             let i = try model.layerIndex(name)
             guard i < tapIndex else {
@@ -65,7 +73,7 @@ public final class EntropyEngine: @unchecked Sendable {
         }
     }
 
-    public func makeWorkspace() -> Workspace { Workspace(model: model) }
+    public func makeWorkspace() -> Workspace { Workspace(model: network) }
 
     /// Workspaces of finished ``analyse(_:threads:progress:)`` calls, reused by the next call: a
     /// workspace holds hundreds of MB at e2 sizes, and a fresh one is page-faulted in (the kernel
@@ -160,7 +168,7 @@ public final class EntropyEngine: @unchecked Sendable {
     /// Runs `ws.batch` to the tap and returns mean_{k, e} (φ(f) − φ(f*))². When `writeGradient`, also
     /// writes dLoss/df = scale · (φ(f) − φ(f*)) · φ'(f) into `ws.dy`.
     func featureError(_ ws: Workspace, featureCount e: Int, k: Int, writeGradient: Bool, scale: Float) -> Double {
-        let f = model.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
+        let f = network.body.forward(ws.batch, ws.context, range: startIndex..<(tapIndex + 1))
         if writeGradient { ws.dy.resize(f.shape) }
         let fp = f.data, tp = ws.target.data, g = ws.dy.data
         let relu = settings.featureTransform == .relu

@@ -27,6 +27,8 @@ import Foundation
 /// workspace kept in the context and reused. Backward rebuilds the col chunk only when the weight
 /// gradient is wanted, so the input-gradient-only pass of the entropy engine costs one GEMM per chunk
 /// and a scatter. 1×1 stride-1 unpadded convolutions skip im2col: the input already is `col`.
+/// 3×3 stride-1 padding-1 convolutions with suitable channel counts run their forward pass and input
+/// gradient through ``Winograd`` F(2×2, 3×3) instead (2.25× fewer multiplies; see ``winograd``).
 ///
 /// When OpenBLAS may use several threads (training) and the call is large, the batch is split into
 /// blocks of whole images, one per thread, each running its own chunks with OpenBLAS single-threaded;
@@ -51,6 +53,16 @@ public final class Conv2D: Layer {
     /// 16 MiB 63 (the chunk falls out of the cache). Above 32 MiB glibc would also unmap the workspace
     /// whenever it is resized.
     public var workspaceBytes = 4 << 20
+
+    /// Whether 3×3, stride-1, padding-1 convolutions whose channel counts suit it (``Winograd/supports``)
+    /// run their forward pass and input gradient through Winograd F(2×2, 3×3) instead of im2col + GEMM
+    /// (the weight gradient always uses im2col). On by default; `false` forces im2col (tests compare both).
+    public var winograd = true
+
+    /// The forward pass runs through Winograd (see ``winograd``).
+    var winogradForward: Bool {
+        winograd && kernel == 3 && stride == 1 && padding == 1 && Winograd.supports(inputs: inputChannels, outputs: outputChannels)
+    }
 
     public init(_ inputChannels: Int, _ outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, generator: inout SeededGenerator) {
@@ -94,6 +106,23 @@ public final class Conv2D: Layer {
         guard batch > 0 else { return y }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
+        if winogradForward {
+            let (h, wd, ci, co) = (x.shape[1], x.shape[2], inputChannels, outputChannels)
+            let filters = c.buffer(98, [16, co, ci])
+            let u = filters.data
+            Winograd.filters(weight.value.data, outputs: co, inputs: ci, into: u)
+            c.save(1, filters)   // backward's input gradient uses the same transformed filters
+            let count = Winograd.workspaceCount(inputs: ci, outputs: co)
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
+                for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
+                forEachImageBlock(batch: batch, workers: workers) { w, images in
+                    Winograd.convolve(x.data, images: images, height: h, width: wd, inputs: ci, outputs: co,
+                                      filters: u, bias: bias?.value.data, into: y.data, workspace: ws[w])
+                }
+            }
+            return y
+        }
+        c.save(1, nil)
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { cols in
             for w in 0..<workers { cols[w] = c.buffer(2 + w, [colRows, patchSize]).data }
             forEachImageBlock(batch: batch, workers: workers) { w, images in
@@ -116,6 +145,28 @@ public final class Conv2D: Layer {
         guard batch > 0, wantWeight || wantBias || c.inputGradient else { return dx }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
+        // The input gradient through Winograd: a 3×3 convolution of dy with the flipped kernel (Co → Ci).
+        let winogradInput = c.inputGradient && winogradForward
+        if winogradInput {
+            let (h, wd, ci) = (x.shape[1], x.shape[2], inputChannels)
+            // The forward pass's transformed filters (the weights of that forward), or made now.
+            let u: UnsafeMutablePointer<Float>
+            if c.saved.count > 1, let saved = c.saved[1], saved.count == 16 * co * ci {
+                u = saved.data
+            } else {
+                u = c.buffer(98, [16, co, ci]).data
+                Winograd.filters(weight.value.data, outputs: co, inputs: ci, into: u)
+            }
+            let count = Winograd.workspaceCount(inputs: co, outputs: ci)
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
+                for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
+                forEachImageBlock(batch: batch, workers: workers) { w, images in
+                    Winograd.convolve(dy.data, images: images, height: h, width: wd, inputs: co, outputs: ci,
+                                      filters: u, flipped: true, bias: nil, into: dx.data, workspace: ws[w])
+                }
+            }
+            if !(wantWeight || wantBias) { return dx }
+        }
         // Worker 0 adds into the gradients themselves; the others into zeroed partial sums added at the end.
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 3 * workers) { p in
             for w in 0..<workers {
@@ -130,7 +181,7 @@ public final class Conv2D: Layer {
             forEachImageBlock(batch: batch, workers: workers) { w, images in
                 backwardRows(x, dy, dx, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
                              col: p[3 * w], weightGradient: wantWeight ? p[3 * w + 1] : nil,
-                             biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: c.inputGradient)
+                             biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: c.inputGradient && !winogradInput)
             }
             for w in 1..<max(workers, 1) {
                 if wantWeight { addInto(weight.grad.data, p[3 * w + 1], count: co * kk) }
