@@ -30,9 +30,16 @@ struct XMLParser {
         position + offset < bytes.count ? bytes[position + offset] : nil
     }
 
-    private func starts(with text: String) -> Bool {
-        let utf8 = Array(text.utf8)
-        return bytes.count - position >= utf8.count && bytes[position..<(position + utf8.count)].elementsEqual(utf8)
+    /// Whether the bytes at `position` are `text`. Called for every byte of a comment or CDATA section, so
+    /// it compares in place (a String's UTF-8 copied into an array per call made a 640 KB CDATA section
+    /// take 10 s under the fuzzer).
+    private func starts(with text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard bytes.count - position >= n else { return false }
+        return text.withUTF8Buffer { t in
+            for k in 0..<n where bytes[position + k] != t[k] { return false }
+            return true
+        }
     }
 
     private mutating func advance(_ count: Int = 1) {
@@ -43,10 +50,10 @@ struct XMLParser {
     }
 
     /// Skips past the next occurrence of `terminator`.
-    private mutating func skip(past terminator: String, what: String) throws {
+    private mutating func skip(past terminator: StaticString, what: String) throws {
         let startLine = line
         while !atEnd {
-            if starts(with: terminator) { advance(terminator.utf8.count); return }
+            if starts(with: terminator) { advance(terminator.utf8CodeUnitCount); return }
             advance()
         }
         line = startLine

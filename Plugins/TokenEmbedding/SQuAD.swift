@@ -58,10 +58,14 @@ public enum SQuADReader {
                           let startValue = answer["answer_start"]?.number, startValue == startValue.rounded() else {
                         out.problems.append("\(file) at \(at): needs 'id', 'question' and answers[0] with 'text' and an integer 'answer_start'; skipped"); continue
                     }
-                    let start = Int(startValue), answerScalars = Array(text.unicodeScalars)
-                    guard start >= 0, !answerScalars.isEmpty, start + answerScalars.count <= scalars.count else {
-                        out.problems.append("\(file) at \(at).answers[0]: answer_start \(start) (+\(answerScalars.count) characters) is outside the context (\(scalars.count) characters); skipped"); continue
+                    let answerScalars = Array(text.unicodeScalars)
+                    // Compared as a number first: answer_start 1e300 is an integer JSON value no Int holds.
+                    guard startValue >= 0, startValue < Double(scalars.count), !answerScalars.isEmpty,
+                          Int(startValue) + answerScalars.count <= scalars.count else {
+                        let shown = startValue.magnitude < 1e15 ? String(Int(startValue)) : String(startValue)
+                        out.problems.append("\(file) at \(at).answers[0]: answer_start \(shown) (+\(answerScalars.count) characters) is outside the context (\(scalars.count) characters); skipped"); continue
                     }
+                    let start = Int(startValue)
                     guard Array(scalars[start..<(start + answerScalars.count)]) == answerScalars else {
                         out.problems.append("\(file) at \(at).answers[0]: the context at answer_start \(start) does not read '\(text.prefix(40))'; skipped"); continue
                     }

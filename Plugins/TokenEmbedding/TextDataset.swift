@@ -79,6 +79,10 @@ public struct SentenceEncoder {
     public let annotator: ForegroundAnnotator
     public let length: Int
 
+    public init(vocabulary: WordPieceVocabulary, annotator: ForegroundAnnotator, length: Int) {
+        self.vocabulary = vocabulary; self.annotator = annotator; self.length = length
+    }
+
     /// Nil when the sentence has no word piece at all. Sentences longer than `length − 2` pieces are cut
     /// (`truncated` is set).
     public func encode(id: String, text: String, label: Int, truncated: inout Bool) -> EncodedText? {

@@ -36,6 +36,10 @@ public final class WordPieceVocabulary: @unchecked Sendable {
     public let source: String
     public let cls: Int, sep: Int, unk: Int, pad: Int
     public static let maxWordCharacters = 100
+    /// The longest token in Unicode scalars after canonical decomposition (the form basic tokenisation
+    /// gives words): no longer candidate piece can match, so the greedy search starts there instead of at
+    /// the word's end. Without it a 100-character word cost ~5,000 lookups of strings up to 100 long.
+    let longestPiece: Int
 
     public var count: Int { tokens.count }
 
@@ -62,6 +66,9 @@ public final class WordPieceVocabulary: @unchecked Sendable {
             return id
         }
         self.tokens = tokens; self.ids = ids; self.source = source
+        longestPiece = tokens.reduce(0) { longest, t in
+            max(longest, t.utf8.allSatisfy { $0 < 0x80 } ? t.utf8.count : t.decomposedStringWithCanonicalMapping.unicodeScalars.count)
+        }
         cls = try special("[CLS]"); sep = try special("[SEP]"); unk = try special("[UNK]"); pad = try special("[PAD]")
     }
 
@@ -167,7 +174,9 @@ public final class WordPieceVocabulary: @unchecked Sendable {
         var start = 0
         let span = max(word.end - word.start, 1)
         while start < chars.count {
-            var end = chars.count, found: (Int, String)? = nil
+            // A candidate is "##" + chars[start..<end] after the first piece: at most `longestPiece` scalars.
+            let room = start > 0 ? longestPiece - 2 : longestPiece
+            var end = min(chars.count, start + max(room, 0)), found: (Int, String)? = nil
             while end > start {
                 var piece = String(String.UnicodeScalarView(chars[start..<end]))
                 if start > 0 { piece = "##" + piece }

@@ -75,7 +75,7 @@ import _TestSupport
         // G = F1ᵀF2/(HW) by hand for one entry.
         var s = 0.0
         for p in 0..<9 { s += Double(a.data[p * 4 + 1]) * Double(b.data[p * 5 + 2]) }
-        expectClose(Double(Loss.flowMatrix(a, b).data[1 * 5 + 2]), s / 9, tol: 1e-5, "G[0,1,2]")
+        expectClose(Double(Loss.flowMatrix(a, b)[1 * 5 + 2]), s / 9, tol: 1e-5, "G[0,1,2]")
     }
 
     @Test func mutualLearningGradientMatchesFiniteDifferences() {

@@ -12,7 +12,9 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending
 let main = root.lastPathComponent
 
 let fuzzers = ["fuzz-xml", "fuzz-pickle", "fuzz-safetensors", "fuzz-idx", "fuzz-json", "fuzz-image",
-               "fuzz-cub", "fuzz-voc", "fuzz-tinyimagenet", "fuzz-ilsvrc"]
+               "fuzz-cub", "fuzz-voc", "fuzz-tinyimagenet", "fuzz-ilsvrc",
+               "fuzz-off", "fuzz-ply", "fuzz-stl", "fuzz-obj", "fuzz-point-background",
+               "fuzz-squad", "fuzz-tsv", "fuzz-vocab"]
 
 let package = Package(
     name: "kd-fuzz",
@@ -23,7 +25,8 @@ let package = Package(
         .target(name: "FuzzDriver", path: "Sources/FuzzDriver"),
         .target(name: "FuzzSupport",
                 dependencies: ["FuzzDriver", .product(name: "KDCore", package: main), .product(name: "KDDatasets", package: main),
-                               .product(name: "ImageGrid", package: main)],
+                               .product(name: "ImageGrid", package: main), .product(name: "PointCloud", package: main),
+                               .product(name: "TokenEmbedding", package: main)],
                 path: "Sources/FuzzSupport"),
     ] + fuzzers.map { name in
         .executableTarget(name: name, dependencies: ["FuzzSupport"], path: "Sources/\(name)")

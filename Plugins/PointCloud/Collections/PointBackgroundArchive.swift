@@ -84,7 +84,9 @@ public final class PointBackgroundArchive {
         guard manifest.format == PointBackgroundManifest.formatName else {
             throw PointCollectionError.badMetadata(path: path, member: manifestMember, line: nil, expected: "format \(PointBackgroundManifest.formatName)", found: manifest.format)
         }
-        guard manifest.points >= 1, manifest.background >= 0, manifest.points + manifest.background <= 1 << 20 else {
+        // Each count checked on its own before they are added (two counts near Int.max would overflow).
+        guard manifest.points >= 1, manifest.background >= 0, manifest.points <= 1 << 20, manifest.background <= 1 << 20,
+              manifest.points + manifest.background <= 1 << 20 else {
             throw PointCollectionError.badMetadata(path: path, member: manifestMember, line: nil, expected: "1 ≤ points and 0 ≤ background, at most 2^20 in all", found: "points \(manifest.points), background \(manifest.background)")
         }
         let total = manifest.points + manifest.background

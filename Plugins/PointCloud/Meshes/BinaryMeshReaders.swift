@@ -99,18 +99,26 @@ public enum PLYReader {
             for e in elements {
                 let fixed = e.properties.reduce(0) { $0 + ($1.listCount?.size ?? $1.type.size) }
                 let (product, overflow) = e.count.multipliedReportingOverflow(by: fixed)
-                guard !overflow else { throw MeshError.tooLarge(file: name, what: "\(e.name) elements", count: e.count, limit: limits.maxVertices) }
-                needed += product
+                let (sum, overflowSum) = needed.addingReportingOverflow(product)
+                guard !overflow, !overflowSum else {
+                    throw MeshError.truncated(file: name, expectedBytes: Int.max, foundBytes: bytes.count - position)
+                }
+                needed = sum
             }
             if needed > bytes.count - position { throw MeshError.truncated(file: name, expectedBytes: needed, foundBytes: bytes.count - position) }
         }
         var reader = ValueReader(bytes: bytes, position: position, encoding: encoding, name: name)
         var vertices: [Float] = []
-        vertices.reserveCapacity(3 * nv)
+        // A vertex takes at least 3 bytes (binary int8 x y z) or 6 (text "0 0 0\n"): reserve no more than
+        // the bytes present can hold, whatever the header declares.
+        vertices.reserveCapacity(3 * min(nv, (bytes.count - position) / 3 + 1))
         var triangles: [Int32] = []
         var polygon: [Int32] = []
         for element in elements {
             let isVertex = element.name == "vertex", isFace = element.name == "face"
+            // A binary element without properties occupies no bytes: nothing to read past, whatever its
+            // count (a text one is read line by line, so its rows are bounded by the file's lines).
+            if element.properties.isEmpty && encoding != .ascii { continue }
             for row in 0..<element.count {
                 if encoding == .ascii {
                     reader.scanner.skipSpaceAndLines()

@@ -18,8 +18,8 @@ public enum OFFReader {
         }
         if magicText.count > headerWord.count {
             // ModelNet's quirk: the vertex count glued to the magic word.
-            guard let v = Int(magicText.dropFirst(headerWord.count)) else {
-                throw MeshError.malformed(file: name, line: 1, expected: "OFF or OFF<vertex count>", found: s.text(magic))
+            guard let v = Int(magicText.dropFirst(headerWord.count)), v >= 0 else {
+                throw MeshError.malformed(file: name, line: 1, expected: "OFF or OFF<non-negative vertex count>", found: s.text(magic))
             }
             counts.append(v)
         }
