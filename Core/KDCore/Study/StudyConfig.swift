@@ -58,7 +58,10 @@ public struct StudyConfig: Codable, Equatable, Sendable {
         }
         if !(studentDataFraction > 0 && studentDataFraction <= 1) { p.append("student-data-fraction must be in (0, 1], got \(studentDataFraction)") }
         if analysedInputs < 1 { p.append("analysed-inputs must be at least 1, got \(analysedInputs)") }
-        if !(teacherWidth > 0 && studentWidth > 0) { p.append("widths must be > 0") }
+        // A width multiplies every layer's channel count (an Int): bounded so the network can be built.
+        for (name, w) in [("teacher-width", teacherWidth), ("student-width", studentWidth)] where !(w > 0 && w <= 64) {
+            p.append("\(name) must be in (0, 64], got \(w)")
+        }
         if batchSize < 1 { p.append("batch-size must be at least 1") }
         if methods.isEmpty { p.append("methods is empty: give at least one distillation method (\(DistillationMethod.ids.joined(separator: ", ")))") }
         let ids = methods.map(\.id)

@@ -60,13 +60,13 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     /// Problems with these settings, as sentences (empty when valid).
     public var problems: [String] {
         var out: [String] = []
-        if !(base > 0) { out.append("the learning rate must be positive, got \(base)") }
+        if !(base > 0 && base.isFinite) { out.append("the learning rate must be positive and finite, got \(base)") }
         if warmupEpochs < 0 { out.append("warm-up epochs must be ≥ 0, got \(warmupEpochs)") }
         switch decay {
         case .constant: break
         case let .step(every, gamma):
             if every < 1 { out.append("step decay needs every ≥ 1 epoch, got \(every)") }
-            if !(gamma > 0) { out.append("step decay needs γ > 0, got \(gamma)") }
+            if !(gamma > 0 && gamma.isFinite) { out.append("step decay needs a finite γ > 0, got \(gamma)") }
         case let .cosine(floor):
             if !(floor >= 0 && floor <= base) { out.append("the cosine floor must be in [0, \(base)], got \(floor)") }
         }

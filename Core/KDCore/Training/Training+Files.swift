@@ -221,8 +221,8 @@ extension Trainer {
     /// Writes the checkpoint and state of `epoch` (when `checkpoint`), then the resume point.
     func saveEpoch(_ stage: Stage, epoch: Int, optimizer: Optimizer, meanLoss: Double?, checkpoint: Bool) throws {
         var metadata = [
-            Self.configKey: String(decoding: Self.json(config), as: UTF8.self),
-            Self.modeKey: String(decoding: Self.json(stage.record), as: UTF8.self),
+            Self.configKey: String(decoding: try Self.json(config), as: UTF8.self),
+            Self.modeKey: String(decoding: try Self.json(stage.record), as: UTF8.self),
             Self.epochKey: String(epoch),
             Self.stageKey: stage.name ?? "single",
             Self.modelKey: model.name,
@@ -273,9 +273,13 @@ extension Trainer {
 
     private func writeFile(_ bytes: [UInt8], to url: URL) throws { try Safetensors.writeAtomically(bytes, to: url) }
 
-    static func json<T: Encodable>(_ value: T) -> Data {
+    /// The settings as JSON; a setting JSON cannot hold (an infinite or NaN number that validation let
+    /// through) is an error naming it rather than a crash.
+    static func json<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return try! encoder.encode(value)
+        do { return try encoder.encode(value) } catch {
+            throw TrainingError.invalidConfig(["the training settings cannot be recorded (\(error)); every number must be finite"])
+        }
     }
 }

@@ -216,7 +216,16 @@ public final class Trainer {
 
         let batchSize = config.batchSize, n = data.count
         let classes = model.outputShape(batch: 1).last ?? 1
-        let stepsPerEpoch = (n + batchSize - 1) / batchSize
+        // Training-mode BatchNorm needs two or more values per channel: with a batch of one sample a
+        // BatchNorm over (B, C) has none to normalise by. Such a model cannot train with batch size 1, and
+        // a last batch of one sample joins the batch before it (runs that end with a larger last batch are
+        // unchanged; a BatchNorm model stopped on exactly these before).
+        let hasBatchNorm = model.body.layers.contains { $0.1 is BatchNorm }
+        if hasBatchNorm && (batchSize == 1 || n == 1) {
+            throw TrainingError.invalidConfig(["\(stage.name.map { "training stage \($0)" } ?? "training"): batch size \(batchSize) with \(n) training sample\(n == 1 ? "" : "s") gives batches of one sample, which its BatchNorm layers cannot train on; use a batch size of at least 2 and at least 2 training samples"])
+        }
+        let mergeLast = hasBatchNorm && n > batchSize && n % batchSize == 1
+        let stepsPerEpoch = (n + batchSize - 1) / batchSize - (mergeLast ? 1 : 0)
         let x = Tensor(shape: [min(batchSize, n)] + model.inputShape)
         var labels: [Int] = []
         var order = Array(0..<n)
@@ -232,7 +241,8 @@ public final class Trainer {
             var lossSum = 0.0
             var lr: Float = 0
             for step in 0..<stepsPerEpoch {
-                let indices = Array(order[(step * batchSize)..<min((step + 1) * batchSize, n)])
+                let end = step == stepsPerEpoch - 1 ? n : min((step + 1) * batchSize, n)
+                let indices = Array(order[(step * batchSize)..<end])
                 x.resize([indices.count] + model.inputShape)
                 if labels.count != indices.count { labels = [Int](repeating: 0, count: indices.count) }
                 data.batch(indices, into: x, labels: &labels)

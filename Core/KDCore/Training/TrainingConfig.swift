@@ -64,12 +64,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         switch optimizer {
         case let .sgd(momentum, weightDecay, nesterov):
             if !(momentum >= 0 && momentum < 1) { problems.append("SGD momentum must be in [0, 1), got \(momentum)") }
-            if !(weightDecay >= 0) { problems.append("weight decay must be ≥ 0, got \(weightDecay)") }
+            if !(weightDecay >= 0 && weightDecay.isFinite) { problems.append("weight decay must be finite and ≥ 0, got \(weightDecay)") }
             if nesterov && momentum == 0 { problems.append("Nesterov momentum needs momentum > 0") }
         case let .adam(beta1, beta2, epsilon, weightDecay):
             if !(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1) { problems.append("Adam's betas must be in [0, 1), got \(beta1), \(beta2)") }
-            if !(epsilon > 0) { problems.append("Adam's epsilon must be > 0, got \(epsilon)") }
-            if !(weightDecay >= 0) { problems.append("weight decay must be ≥ 0, got \(weightDecay)") }
+            if !(epsilon > 0 && epsilon.isFinite) { problems.append("Adam's epsilon must be > 0, got \(epsilon)") }
+            if !(weightDecay >= 0 && weightDecay.isFinite) { problems.append("weight decay must be finite and ≥ 0, got \(weightDecay)") }
         }
         if !problems.isEmpty { throw TrainingError.invalidConfig(problems) }
     }
