@@ -35,7 +35,15 @@ enum StudyRunner {
         var runner = try ExperimentRunner(experiment: e, registry: registry)
         runner.log = log
         log("output folder: \(e.output) (resolved.yaml, experiment.txt, experiment.csv, seed-N/)")
-        let tables = try runner.run()
+        // ExperimentRunner writes resolved.yaml before its studies check the folder; when a study refuses the
+        // folder (other training settings), the folder's own resolved.yaml is put back.
+        let resolvedURL = URL(fileURLWithPath: e.output).appendingPathComponent("resolved.yaml")
+        let previous = try? Data(contentsOf: resolvedURL)
+        let tables: String
+        do { tables = try runner.run() } catch let error as StudyError {
+            if case .settingsDiffer = error, let previous { try? previous.write(to: resolvedURL, options: .atomic) }
+            throw error
+        }
         let plugin = runner.plugin, root = URL(fileURLWithPath: e.output)
         let painter = plugin as? ResultPictures
         var data: DatasetSource? = nil

@@ -112,14 +112,6 @@ extension Experiment {
         if let n = take(top, "methods") {
             c.methods = try n.sequence().map { try readMethod($0, marks: &marks) }
         }
-        if let sw = studentWeights {
-            let p = sw.path
-            guard c.methods.count == 1 else {
-                throw sw.node.error("student.weights names one student's trained networks, but methods lists \(c.methods.count) (\(c.methods.map(\.id).joined(separator: ", "))); run one method per experiment to bring trained students")
-            }
-            trained[Study.networkName(c.methods[0], config: c)] = p
-        }
-        if !trained.isEmpty { c.trainedWeights = trained }
         var seeds = [c.seed]
         if let n = take(top, "seeds") {
             seeds = try n.list().map { s in
@@ -172,6 +164,15 @@ extension Experiment {
             default: return m
             }
         }
+        // After the spelling above: the student's network name depends on whether methods is the default.
+        if let sw = studentWeights {
+            let p = sw.path
+            guard c.methods.count == 1 else {
+                throw sw.node.error("student.weights names one student's trained networks, but methods lists \(c.methods.count) (\(c.methods.map(\.id).joined(separator: ", "))); run one method per experiment to bring trained students")
+            }
+            trained[Study.networkName(c.methods[0], config: c)] = p
+        }
+        if !trained.isEmpty { c.trainedWeights = trained }
         var experiment = Experiment(plugin: pluginName, data: data, options: options, output: output, seeds: seeds,
                                     config: c, sweeps: sweeps, marks: marks, file: file)
         try experiment.checkSettings()
