@@ -21,7 +21,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let dirs = try RunFolders.select(URL(fileURLWithPath: folder), seed: seed)
         if output != nil && dirs.count > 1 {
-            throw ValidationError("\(folder) holds \(dirs.count) studies (\(dirs.map(\.lastPathComponent).joined(separator: ", "))); choose one with --seed to use --output")
+            throw RunFolderError(message: "\(folder) holds \(dirs.count) studies (\(dirs.map(\.lastPathComponent).joined(separator: ", "))); choose one with --seed to use --output")
         }
         for dir in dirs {
             let run = try ReportRun.load(dir)

@@ -27,8 +27,14 @@ enum RunFolders {
         let all = studies(in: folder)
         guard let seed else { return all.isEmpty ? [folder] : all }
         guard let hit = all.first(where: { $0.lastPathComponent == "seed-\(seed)" }) else {
-            throw ValidationError("\(folder.path) has no study of seed \(seed); its seed folders are: \(all.map(\.lastPathComponent).joined(separator: ", ").isEmpty ? "none" : all.map(\.lastPathComponent).joined(separator: ", "))")
+            throw RunFolderError(message: "\(folder.path) has no study of seed \(seed); its seed folders are: \(all.map(\.lastPathComponent).joined(separator: ", ").isEmpty ? "none" : all.map(\.lastPathComponent).joined(separator: ", "))")
         }
         return [hit]
     }
+}
+
+/// A run folder that does not hold what the command asks for (a message naming the folder and what it holds).
+struct RunFolderError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
