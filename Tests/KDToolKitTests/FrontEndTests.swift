@@ -60,6 +60,38 @@ import _TestSupport
         #expect(throws: (any Error).self) { try AnalyzeCommand.parse(["--data", data, "--seeds", "0"]) }
     }
 
+    /// analyze's path: settings → an Experiment → ExperimentRunner. Two seeds give seed-1/ and seed-2/, the table
+    /// over seeds with the paired statistics, and a resolved.yaml that reads back as the same experiment; a
+    /// second run with other training settings is refused and leaves the folder's resolved.yaml as it was.
+    @Test func frontEndRunsAnExperimentAndKeepsItsResolvedFile() throws {
+        let dir = try ExperimentTests.folder("front-end")
+        let plugin = SyntheticSquaresPlugin(), family = try plugin.family("tiny-mlp")
+        var c = StudyOptions.defaultConfig(plugin: plugin, family: family)
+        c.tap = "relu1"; c.teacherEpochs = 2; c.studentEpochs = 2; c.studentStage2Epochs = 1; c.baselineEpochs = 2
+        c.batchSize = 8; c.analysedInputs = 4; c.analyseTeacher = false; c.checkpoints = .everyEpoch
+        c.entropy.parameterization = .log; c.entropy.steps = 10; c.entropy.noiseSamples = 4; c.entropy.pinning = nil
+        c.metrics.bootstrapReplicates = 20
+        let out = dir.appendingPathComponent("out")
+        let e = try StudyRunner.experiment(plugin: plugin, data: dir.appendingPathComponent("squares.txt").path, options: [:],
+                                           config: c, seeds: [1, 2], output: out.path, command: "kd-tool analyze")
+        let outcomes = try StudyRunner.run(e, registry: ExperimentTests.registry())
+        #expect(outcomes.map(\.config.seed) == [1, 2])
+        let text = try String(contentsOf: out.appendingPathComponent("experiment.txt"), encoding: .utf8)
+        #expect(text.contains("mean ± standard deviation over the 2 seeds") && text.contains("Paired S − B per input"), "\(text)")
+        for f in ["seed-1/study.json", "seed-2/report.txt", "experiment.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), "\(f) missing")
+        }
+        let resolvedURL = out.appendingPathComponent("resolved.yaml")
+        let resolved = try String(contentsOf: resolvedURL, encoding: .utf8)
+        let again = try Experiment.read(file: resolvedURL.path, registry: ExperimentTests.registry())
+        #expect(again.seeds == [1, 2] && again.config.teacherEpochs == 2 && again.config.analysedInputs == 4)
+        #expect(try again.resolvedYAML() == resolved, "the resolved file reproduces the run")
+        var other = e
+        other.config.teacherEpochs = 3
+        #expect(throws: StudyError.self) { try StudyRunner.run(other, registry: ExperimentTests.registry()) }
+        #expect(try String(contentsOf: resolvedURL, encoding: .utf8) == resolved, "a refused run must not replace resolved.yaml")
+    }
+
     // MARK: trained networks
 
     @Test func trainedWeightsFlagsAreCheckedAndReachTheStudy() throws {
