@@ -87,7 +87,7 @@ import _TestSupport
             let out = dir.appendingPathComponent("run")
             let message = Self.runError(["analyze", "--data", dir.appendingPathComponent("squares.txt").path, "--tap", "fc9",
                                          "--inputs", "2", "--output", out.path])
-            #expect(message.contains("no layer named 'fc9'") && message.contains("relu1") && message.contains("fc2"), "\(message)")
+            #expect(message.contains("no layer") && message.contains("'fc9'") && message.contains("relu1") && message.contains("fc2"), "\(message)")
             #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("teacher").path), "trained before checking the tap")
         }
     }

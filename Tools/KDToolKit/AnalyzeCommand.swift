@@ -12,8 +12,10 @@ struct AnalyzeCommand: ParsableCommand {
         lists the plugins, their formats, families, taps and options). Plugin settings go in --option \
         NAME=VALUE. The teacher can start from weights trained elsewhere (--teacher-weights, through the \
         family's name mapping; a PyTorch state dict of the same architecture exported to safetensors loads as \
-        it is). Re-running the same command in the same --output folder resumes: finished training epochs and \
-        entropy maps are not computed again.
+        it is). The flags become an experiment (the same thing `kd-tool experiment run FILE.yaml` runs): the \
+        output folder gets resolved.yaml (every setting; `kd-tool experiment run` on it reproduces the run), \
+        experiment.txt and .csv, and one seed-N/ study folder per seed (--seeds). Re-running the same command \
+        in the same --output folder resumes: finished training epochs and entropy maps are not computed again.
         """)
 
     @Option(help: "The dataset archive, file or folder.") var data: String
@@ -67,8 +69,13 @@ struct AnalyzeCommand: ParsableCommand {
             config.teacherSource = teacherSource == .trained ? .trained(path: w) : .fineTuned(path: w)
         }
         study.apply(to: &config, plugin: chosen, family: family)
-        _ = try StudyRunner.run(config: config, family: family, plugin: chosen, data: source, options: options,
-                                folder: URL(fileURLWithPath: output))
+        if !source.problems.isEmpty {
+            FileHandle.standardError.write(Data("\(source.problems.count) records skipped while reading (bad members are reported, the rest go on; all are listed in study.json):\n".utf8))
+            for s in source.problems.prefix(20) { FileHandle.standardError.write(Data("  \(s)\n".utf8)) }
+        }
+        let experiment = try StudyRunner.experiment(plugin: chosen, data: data, options: options, config: config,
+                                                    seeds: study.seedList(base: config.seed), output: output, command: "kd-tool analyze")
+        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators)
     }
 }
 

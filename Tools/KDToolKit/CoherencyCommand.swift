@@ -61,7 +61,8 @@ struct CoherencyCommand: ParsableCommand {
         by side.
         """)
 
-    @Argument(help: "The run folder (with study.json).") var folder: String
+    @Argument(help: "The run folder: one study folder (with study.json), or an analyze, quickstart or experiment --output (its first seed-N/ study unless --seed).") var folder: String
+    @Option(help: "With an output folder of several seeds: the study of this seed.") var seed: UInt64?
     @Option(help: "The dataset the run was made from (the same file or folder as analyze's --data).") var data: String
     @Option(help: "Use this plugin instead of recognising the dataset.") var plugin: String?
     @Option(name: .customLong("option"), help: "A plugin setting NAME=VALUE (repeatable); the run's recorded settings are used otherwise.")
@@ -81,7 +82,8 @@ struct CoherencyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dir = URL(fileURLWithPath: folder)
+        let dir = try RunFolders.select(URL(fileURLWithPath: folder), seed: seed)[0]
+        if dir.path != URL(fileURLWithPath: folder).path { log("study folder: \(dir.path)") }
         let outcome = try ReportRun.load(dir).outcome
         let registry = try Registration.registry()
         let chosen = try plugin.map { try registry.plugin(named: $0) } ?? registry.recognise(data).plugin
@@ -105,7 +107,7 @@ struct CoherencyCommand: ParsableCommand {
                   + (s.relativeChange > 1e-3 ? "changes" : "unchanged"))
         }
         print(String(format: "largest change of a logit: %.3g", result.maxLogitChange))
-        print("wrote \(url.path); `kd-tool report \(folder)` draws it")
+        print("wrote \(url.path); `kd-tool report \(dir.path)` draws it")
     }
 
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

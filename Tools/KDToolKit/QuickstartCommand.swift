@@ -9,9 +9,10 @@ struct QuickstartCommand: ParsableCommand {
         discussion: """
         Each plugin may offer default runs (see `kd-tool plugins`): the dataset it prepares (once, in \
         --data-folder), the model family and every study setting. A run trains a teacher, a student by \
-        feature distillation and a baseline from scratch with dense checkpoints, analyses fixed test inputs at \
-        every checkpoint, and prints the paper's table for S and B with the scores of T, S and B and the \
-        hypotheses the numbers support. With no NAME, the first run of the first plugin is used. Every study \
+        feature distillation and a baseline from scratch with dense checkpoints, for 3 independent seeds \
+        (--seeds), analyses fixed test inputs at every checkpoint, and prints the paper's table for S and B as \
+        mean ± sd over the seeds with the paired S − B statistics and the hypotheses the numbers support. It is \
+        an experiment like `kd-tool experiment run`'s: the output folder gets resolved.yaml and seed-N/ folders. With no NAME, the first run of the first plugin is used. Every study \
         option can still be changed; see `kd-tool analyze --help` for what each means.
         """)
 
@@ -20,6 +21,9 @@ struct QuickstartCommand: ParsableCommand {
     @Option(help: "Output folder (re-running resumes what is finished; default kd-runs/quickstart[-NAME]).") var output: String?
     @Option(help: "Folder where default datasets are built or found.") var dataFolder: String = "kd-runs/data"
     @OptionGroup var study: StudyOptions
+
+    /// Independent seed sets of a quickstart unless --seeds says otherwise (Docs/Quickstart.md).
+    static let defaultSeeds = 3
 
     /// The run NAME selects, with its plugin.
     static func select(_ name: String?, in registry: PluginRegistry) throws -> (ModalityPlugin, DefaultRun) {
@@ -37,13 +41,13 @@ struct QuickstartCommand: ParsableCommand {
         let path = try defaultRun.prepare(URL(fileURLWithPath: dataFolder)) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
-        let data = try plugin.open(path, options: defaultRun.options)
         let family = try plugin.family(study.family ?? defaultRun.family)
         var config = StudyOptions.defaultConfig(plugin: plugin, family: family)
         defaultRun.configure(&config)
         study.apply(to: &config, plugin: plugin, family: family)
         let folder = output ?? (name == nil ? "kd-runs/quickstart" : "kd-runs/quickstart-\(defaultRun.name)")
-        _ = try StudyRunner.run(config: config, family: family, plugin: plugin, data: data, options: defaultRun.options,
-                                folder: URL(fileURLWithPath: folder))
+        let experiment = try StudyRunner.experiment(plugin: plugin, data: path, options: defaultRun.options, config: config,
+                                                    seeds: study.seedList(base: config.seed, default: Self.defaultSeeds), output: folder, command: "kd-tool quickstart \(defaultRun.name)")
+        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators)
     }
 }

@@ -14,16 +14,22 @@ struct ReportCommand: ParsableCommand {
         scripts, styles or fonts. See Docs/Report.md for what each figure shows.
         """)
 
-    @Argument(help: "The run folder (an analyze or quickstart --output).") var folder: String
-    @Option(help: "The HTML file to write (default: report.html in the run folder).") var output: String?
+    @Argument(help: "The run folder: an analyze, quickstart or experiment --output (one page per seed-N/ study), or one seed-N/ study folder.") var folder: String
+    @Option(help: "Only the study of this seed (the output folder's seed-N/).") var seed: UInt64?
+    @Option(help: "The HTML file to write (default: report.html in each study folder; only with one study).") var output: String?
 
     func run() throws {
-        let dir = URL(fileURLWithPath: folder)
-        let run = try ReportRun.load(dir)
-        let html = ReportHTML.render(run)
-        let url = output.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("report.html")
-        try Data(html.utf8).write(to: url, options: .atomic)
-        for n in run.notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
-        print("wrote \(url.path) (\(html.utf8.count / 1024) KiB, \(run.pictures.count) pictures\(run.coherency == nil ? "" : ", coherency"))")
+        let dirs = try RunFolders.select(URL(fileURLWithPath: folder), seed: seed)
+        if output != nil && dirs.count > 1 {
+            throw RunFolderError(message: "\(folder) holds \(dirs.count) studies (\(dirs.map(\.lastPathComponent).joined(separator: ", "))); choose one with --seed to use --output")
+        }
+        for dir in dirs {
+            let run = try ReportRun.load(dir)
+            let html = ReportHTML.render(run)
+            let url = output.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("report.html")
+            try Data(html.utf8).write(to: url, options: .atomic)
+            for n in run.notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
+            print("wrote \(url.path) (\(html.utf8.count / 1024) KiB, \(run.pictures.count) pictures\(run.coherency == nil ? "" : ", coherency"))")
+        }
     }
 }

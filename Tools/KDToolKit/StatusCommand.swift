@@ -14,12 +14,18 @@ struct StatusCommand: ParsableCommand {
         per analysed network with its maps per checkpoint, and a summary. Safe to run while the study runs.
         """)
 
-    @Argument(help: "The run folder (an analyze or quickstart --output).") var folder: String
+    @Argument(help: "The run folder: an analyze, quickstart or experiment --output (every seed-N/ study in it), or one study folder.") var folder: String
 
     func run() throws {
-        let (lines, done) = try Self.status(URL(fileURLWithPath: folder))
-        for l in lines { print(l) }
-        if !done { throw ExitCode(3) }
+        let dirs = try RunFolders.select(URL(fileURLWithPath: folder), seed: nil)
+        var allDone = true
+        for dir in dirs {
+            if dirs.count > 1 || dir.path != URL(fileURLWithPath: folder).path { print("== \(dir.lastPathComponent)") }
+            let (lines, done) = try Self.status(dir)
+            for l in lines { print(l) }
+            allDone = allDone && done
+        }
+        if !allDone { throw ExitCode(3) }
     }
 
     /// The training side of the run, as recorded in the store before anything is trained.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KDCore
 
 extension EntropySettings.Parameterization: ExpressibleByArgument {}
@@ -27,10 +28,20 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Learning rate of SGD (momentum 0.9, weight decay 1e-4, as the paper).") var learningRate: Double?
     @Option(help: "Checkpoints: dense up to this epoch, then every --checkpoint-every epochs (authors: 10 and 5).") var checkpointDenseUpTo: Int?
     @Option(help: "Checkpoint spacing after the dense part.") var checkpointEvery: Int?
-    @Option(help: "Seed of initialisation, shuffling and subsets.") var seed: UInt64?
+    @Option(help: "Seed of initialisation, shuffling and subsets (the first seed with --seeds).") var seed: UInt64?
+    @Option(help: "Independent seed sets (teacher, student and baseline each): seeds S, S+1, …, S+N−1 from --seed S, each in OUTPUT/seed-N/; the table shows mean ± sd over seeds and paired S − B statistics (Docs/Method.md §10).")
+    var seeds: Int?
+    @Option(help: "Analyse these trained students instead of training them: a folder of epoch-N.safetensors checkpoints (the trajectory, so D and ρ can be measured) or one safetensors file.")
+    var studentWeights: String?
+    @Option(help: "Analyse this trained baseline instead of training it (a folder of epoch-N.safetensors or one file).")
+    var baselineWeights: String?
 
     // MARK: entropy engine (Method.md §2)
     @Option(help: "Number of analysed test inputs, taken class by class in turn so every class appears.") var inputs: Int?
+    @Option(help: "The entropy estimator: authors (direct σ, SGD lr 1e-4, clamp, K = 96, T = 80, pinning with early stop at 59) or fast (log σ, Adam lr 0.01, K = 16, T = 100, same pinning); the options below change single settings of it.")
+    var estimator: Estimator?
+    @Flag(help: "After the study, compute every map again with the other estimator on the same inputs and checkpoints and print the agreement (Spearman per map) and both estimators' rows (estimators.txt).")
+    var compareEstimators = false
     @Option(help: "σ parameterisation: direct (authors' code: SGD, clamp) or log (Adam on log σ).") var sigmaParam: EntropySettings.Parameterization?
     @Option(help: "σ optimisation steps T.") var steps: Int?
     @Option(help: "Noise samples K per step.") var noiseSamples: Int?
@@ -81,6 +92,11 @@ struct StudyOptions: ParsableArguments {
         }
         if let v = seed { c.seed = v }
         if let v = inputs { c.analysedInputs = v }
+        if let v = estimator { c.entropy = v.settings(from: c.entropy) }
+        var trained = c.trainedWeights ?? [:]
+        if let p = studentWeights { trained[Study.networkName(c.methods[0], config: c)] = absolute(p) }
+        if let p = baselineWeights { trained["baseline"] = absolute(p) }
+        if !trained.isEmpty { c.trainedWeights = trained }
         if let v = sigmaParam { c.entropy.parameterization = v }
         if let v = steps { c.entropy.steps = v }
         if let v = noiseSamples { c.entropy.noiseSamples = v }
@@ -105,9 +121,19 @@ struct StudyOptions: ParsableArguments {
         if let v = bootstrap { c.metrics.bootstrapReplicates = v }
     }
 
+    /// The seeds of the run: `base`, base + 1, … (`--seeds` of them, else `count`).
+    func seedList(base: UInt64, default count: Int = 1) -> [UInt64] { (0..<UInt64(seeds ?? count)).map { base &+ $0 } }
+
+    private func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+
     func validate() throws {
+        for (name, p) in [("student-weights", studentWeights), ("baseline-weights", baselineWeights)] {
+            if let p, !FileManager.default.fileExists(atPath: p) {
+                throw ValidationError("--\(name) \(p): no such file or folder (give a folder of epoch-N.safetensors checkpoints or one safetensors file)")
+            }
+        }
         for (name, v) in [("teacher-epochs", teacherEpochs), ("student-epochs", studentEpochs), ("stage2-epochs", stage2Epochs),
-                          ("baseline-epochs", baselineEpochs), ("batch-size", batchSize), ("inputs", inputs),
+                          ("baseline-epochs", baselineEpochs), ("batch-size", batchSize), ("inputs", inputs), ("seeds", seeds),
                           ("steps", steps), ("noise-samples", noiseSamples)] {
             if let v, v < 1 { throw ValidationError("--\(name) must be at least 1, got \(v)") }
         }

@@ -1,44 +1,90 @@
 import Foundation
 import KDCore
 
-/// Runs a study and writes everything a researcher reads afterwards: the printed table, `report.txt`,
-/// CSV/JSON (StudyReport), and — when the plugin draws results — one picture per analysed input under
-/// `pictures/`.
+/// `kd-tool analyze` and `kd-tool quickstart` are front ends to ``Experiment``: their flags (or a plugin's
+/// default run) become an experiment value, run by ``ExperimentRunner`` exactly as `kd-tool experiment run`
+/// runs a file: `resolved.yaml`, `experiment.txt`, `experiment.csv` in the output folder and one `seed-N/`
+/// study folder per seed. This adds what the front ends print and draw: the Table-5 text of a one-seed run
+/// (the mean ± sd and paired statistics over seeds otherwise), one picture per analysed input under each
+/// `seed-N/pictures/`, and with `--compare-estimators` the other estimator's maps and the agreement.
 enum StudyRunner {
-    /// `options` are the plugin options the data was opened with; a plugin that augments training batches
-    /// (``TrainingAugmenting``) reads its augmentation from them.
-    static func run(config: StudyConfig, family: ModelFamily, plugin: ModalityPlugin, data: DatasetSource,
-                    options: [String: String] = [:], folder: URL) throws -> Study.Outcome {
+    /// The experiment a front end runs: `data` and `output` made absolute, every plugin option filled in.
+    /// `command` names the front end in errors and tables, where an experiment file names the file.
+    static func experiment(plugin: ModalityPlugin, data: String, options: [String: String], config: StudyConfig,
+                           seeds: [UInt64], output: String, command: String) throws -> Experiment {
+        func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+        var c = config
+        c.seed = seeds[0]
+        let out = absolute(output)
+        var e = Experiment(plugin: plugin.name, data: absolute(data), options: try plugin.resolveOptions(options), output: out,
+                           seeds: seeds, config: c, sweeps: [], marks: [:],
+                           file: command)
+        try e.checkSettings()
+        e.marks = [:]
+        return e
+    }
+
+    /// Runs `e` and prints its results; returns each seed's outcome.
+    @discardableResult
+    static func run(_ e: Experiment, registry: PluginRegistry, compareEstimators: Bool = false) throws -> [Study.Outcome] {
         let start = Date()
-        let study = try Study(config: config, family: family, data: data, folder: folder)
-        if let augmenting = plugin as? TrainingAugmenting {
-            study.augmentation = try augmenting.augmentation(try plugin.resolveOptions(options))
-        }
-        study.log = { line in
+        func log(_ line: String) {
             let t = Int(Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data((String(format: "[%02d:%02d] ", t / 60, t % 60) + line + "\n").utf8))
         }
-        if !data.problems.isEmpty {
-            study.log("\(data.problems.count) records skipped while reading (bad members are reported, the rest go on; all are listed in study.json):")
-            for s in data.problems.prefix(20) { study.log("  \(s)") }
+        var runner = try ExperimentRunner(experiment: e, registry: registry)
+        runner.log = log
+        log("output folder: \(e.output) (resolved.yaml, experiment.txt, experiment.csv, seed-N/)")
+        // ExperimentRunner writes resolved.yaml before its studies check the folder; when a study refuses the
+        // folder (other training settings), the folder's own resolved.yaml is put back.
+        let resolvedURL = URL(fileURLWithPath: e.output).appendingPathComponent("resolved.yaml")
+        let previous = try? Data(contentsOf: resolvedURL)
+        let tables: String
+        do { tables = try runner.run() } catch let error as StudyError {
+            if case .settingsDiffer = error, let previous { try? previous.write(to: resolvedURL, options: .atomic) }
+            throw error
         }
-        study.log("output folder: \(folder.path)")
-        let outcome = try study.run()
-        try StudyReport.write(outcome, to: folder)
-        let text = StudyReport.text(outcome)
-        try text.write(to: folder.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
-        var files = "report.txt, study.json, table5.csv, per_input.csv, curves.csv, results.sqlite"
-        if let painter = plugin as? ResultPictures {
-            let pictures = folder.appendingPathComponent("pictures")
-            let (written, failed) = try writePictures(outcome, painter: painter, data: data, folder: pictures)
-            study.log("wrote \(written) pictures to \(pictures.path)")
-            for f in failed.prefix(10) { study.log("  picture not drawn: \(f)") }
-            files += ", pictures/"
+        let plugin = runner.plugin, root = URL(fileURLWithPath: e.output)
+        let painter = plugin as? ResultPictures
+        var data: DatasetSource? = nil
+        if painter != nil || compareEstimators { data = try plugin.open(e.dataPath, options: e.options) }
+        var outcomes: [Study.Outcome] = []
+        var comparisons: [EstimatorComparison.SeedResult] = []
+        for seed in e.seeds {
+            let folder = root.appendingPathComponent("seed-\(seed)")
+            let o = try outcome(in: folder)
+            outcomes.append(o)
+            if let painter, let data {
+                let pictures = folder.appendingPathComponent("pictures")
+                let (written, failed) = try writePictures(o, painter: painter, data: data, folder: pictures)
+                log("wrote \(written) pictures to \(pictures.path)")
+                for f in failed.prefix(10) { log("  picture not drawn: \(f)") }
+            }
+            if compareEstimators, let data {
+                comparisons.append(try EstimatorComparison.compare(seed: seed, folder: folder, outcome: o,
+                                                                   family: try plugin.family(o.config.family), data: data, log: log))
+            }
         }
-        study.log(String(format: "done in %.1f min", Date().timeIntervalSince(start) / 60))
+        var text = e.seeds.count == 1 ? StudyReport.text(outcomes[0]) : tables
+        var files = "resolved.yaml, experiment.txt, experiment.csv, seed-N/{report.txt, study.json, table5.csv, per_input.csv, curves.csv, results.sqlite\(painter == nil ? "" : ", pictures/")}"
+        if !comparisons.isEmpty {
+            let c = EstimatorComparison.text(comparisons)
+            try c.write(to: root.appendingPathComponent("estimators.txt"), atomically: true, encoding: .utf8)
+            try EstimatorComparison.csv(comparisons).write(to: root.appendingPathComponent("estimators.csv"), atomically: true, encoding: .utf8)
+            text += c
+            files += ", estimators.txt, estimators.csv"
+        }
+        log(String(format: "done in %.1f min", Date().timeIntervalSince(start) / 60))
         print(text, terminator: "")
-        print("Files: \(folder.path)/{\(files)}")
-        return outcome
+        print("Files: \(e.output)/{\(files)}")
+        return outcomes
+    }
+
+    /// The outcome a finished study wrote to `folder`/study.json.
+    static func outcome(in folder: URL) throws -> Study.Outcome {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(Study.Outcome.self, from: Data(contentsOf: folder.appendingPathComponent("study.json")))
     }
 
     /// One PNG per analysed input, drawn by the plugin: the input, and the final map of the teacher, the

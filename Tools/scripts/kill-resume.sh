@@ -7,7 +7,7 @@
 # runs the same analysis in another folder killed with SIGKILL N times (alternately after a delay that
 # grows with each kill up to the reference time, and the moment a file in the run folder appears or grows:
 # checkpoint writes, CSV appends, store commits), resuming each time, and lets it finish. It then checks that table5.csv, per_input.csv,
-# curves.csv and every entropy map in results.sqlite equal the reference bit for bit (also for a run
+# curves.csv and every entropy map in results.sqlite (of the study folder seed-1/) equal the reference bit for bit (also for a run
 # that completes before its kill, after which the folder starts over), that every checkpoint
 # in the folder passes `kd-tool check`, and that the folder refuses a run with other settings.
 # The last line is 'N passed, M failed'; the exit status is non-zero on any failure.
@@ -44,6 +44,8 @@ start=$(date +%s)
 SETTINGS=(--option image-size=32 --option grid=8 --teacher-epochs 2 --student-epochs 2 --stage2-epochs 1
           --baseline-epochs 2 --inputs 4 --steps 10 --noise-samples 4 --sigma-param log --checkpoint-dense-up-to 2)
 analyze() { "$KD" analyze --data "$WORK/data.tgz" --output "$1" "${SETTINGS[@]}" "${@:2}"; }
+# analyze writes one study folder per seed (OUTPUT/seed-N/, next to resolved.yaml); the default seed is 1.
+STUDY=seed-1
 
 t0=$(date +%s.%N)
 if analyze "$WORK/reference" >"$WORK/reference.log" 2>&1; then pass "reference run"; else
@@ -54,7 +56,7 @@ echo "reference run: ${ref_ms} ms" >&2
 
 # Every entropy map, ordered by key; doubles printed with 17 significant digits (exact), BLOBs in hex.
 dump() {
-    sqlite3 "$1/results.sqlite" "SELECT run, network, tap, settings_hash, epoch, input_id, unit_count, hex(entropies),
+    sqlite3 "$1/$STUDY/results.sqlite" "SELECT run, network, tap, settings_hash, epoch, input_id, unit_count, hex(entropies),
         hex(foreground), printf('%.17e', sigma_f2), printf('%.17e', final_loss), printf('%.17e', alpha), chosen_step,
         printf('%.17e', mean_entropy), loss_flattened, target_reached
         FROM entropy_maps ORDER BY run, network, tap, settings_hash, epoch, input_id"
@@ -63,8 +65,8 @@ dump() {
 compare() {
     local f maps
     for f in table5.csv per_input.csv curves.csv; do
-        if cmp -s "$WORK/reference/$f" "$1/$f"; then pass "$2: $f identical"; else
-            fail "$2: $f differs: $(diff "$WORK/reference/$f" "$1/$f" 2>&1 | head -4 | tr '\n' ' ')"; fi
+        if cmp -s "$WORK/reference/$STUDY/$f" "$1/$STUDY/$f"; then pass "$2: $f identical"; else
+            fail "$2: $f differs: $(diff "$WORK/reference/$STUDY/$f" "$1/$STUDY/$f" 2>&1 | head -4 | tr '\n' ' ')"; fi
     done
     dump "$1" >"$WORK/compared.maps" 2>&1
     maps=$(wc -l <"$WORK/reference.maps")
@@ -106,7 +108,7 @@ for i in $(seq 1 "$N"); do
     if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
-        echo "kill $i: $how; $(find "$KILLED" -name '*.safetensors' -not -name '.*' 2>/dev/null | wc -l) checkpoints, $(sqlite3 "$KILLED/results.sqlite" 'SELECT count(*) FROM entropy_maps' 2>/dev/null || echo 0) maps" >&2
+        echo "kill $i: $how; $(find "$KILLED" -name '*.safetensors' -not -name '.*' 2>/dev/null | wc -l) checkpoints, $(sqlite3 "$KILLED/$STUDY/results.sqlite" 'SELECT count(*) FROM entropy_maps' 2>/dev/null || echo 0) maps" >&2
     else
         wait "$pid"; rc=$?
         completed_early=$((completed_early + 1))

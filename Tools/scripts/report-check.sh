@@ -45,24 +45,26 @@ fi
 # --- a tiny run -----------------------------------------------------------------------------------------
 WORK=${REPORT_CHECK_DIR:-$(mktemp -d /tmp/kd-report-check.XXXXXX)}
 mkdir -p "$WORK"
-RUN="$WORK/run"
+OUT="$WORK/run"
+RUN="$OUT/seed-1"   # analyze writes one study folder per seed (default seed 1) next to resolved.yaml
 DATA="$WORK/composite.tgz"
 if [ ! -e "$DATA" ]; then
   "$KD" dataset composite --output "$DATA" --option per-class=12 --option size=32 --option test-fraction=0.5 >"$WORK/dataset.log" 2>&1
   check "kd-tool dataset composite" '[ -e "$DATA" ]' || true
 fi
 if [ ! -f "$RUN/study.json" ]; then
-  "$KD" analyze --data "$DATA" --output "$RUN" --option image-size=32 --option grid=8 \
+  "$KD" analyze --data "$DATA" --output "$OUT" --option image-size=32 --option grid=8 \
     --teacher-epochs 4 --student-epochs 3 --stage2-epochs 1 --baseline-epochs 3 --inputs 4 --steps 40 \
     --noise-samples 4 --sigma-param log --no-pinning --threshold 0.05 --checkpoint-dense-up-to 3 >"$WORK/analyze.log" 2>&1
 fi
 check "kd-tool analyze wrote study.json" '[ -f "$RUN/study.json" ]'
+check "kd-tool analyze wrote resolved.yaml" '[ -f "$OUT/resolved.yaml" ]'
 [ -f "$RUN/study.json" ] || { tail -20 "$WORK/analyze.log"; finish; }
-"$KD" coherency "$RUN" --data "$DATA" --inputs 2 >"$WORK/coherency.log" 2>&1
+"$KD" coherency "$OUT" --data "$DATA" --inputs 2 >"$WORK/coherency.log" 2>&1
 check "kd-tool coherency wrote coherency.json" '[ -f "$RUN/coherency.json" ]' || tail -5 "$WORK/coherency.log"
-"$KD" status "$RUN" >"$WORK/status.log" 2>&1
+"$KD" status "$OUT" >"$WORK/status.log" 2>&1
 check "kd-tool status says the run is complete" 'grep -q "the study is complete" "$WORK/status.log"'
-"$KD" report "$RUN" >"$WORK/report.log" 2>&1
+"$KD" report "$OUT" >"$WORK/report.log" 2>&1
 HTML="$RUN/report.html"
 check "kd-tool report wrote report.html" '[ -s "$HTML" ]'
 [ -s "$HTML" ] || { cat "$WORK/report.log"; finish; }

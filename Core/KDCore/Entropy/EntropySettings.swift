@@ -5,8 +5,10 @@ import Foundation
 /// Defaults follow the authors' code (`direct` parameterisation, K = 96, 80 steps, lr 1e-4, α = 7,
 /// σ clamped to [0.001, 1] and starting at 0.01, τ = 0.01 in input units, φ = ReLU, R = mean over units,
 /// entropy pinning at −2.8 nats checked at step 59 with factor 1.5, and the early stop after step 59 when
-/// the target was passed), so that numbers are comparable to the paper's. `EntropySettings.fast` is the `log` parameterisation with Adam, which converges in fewer,
-/// cheaper steps and is what the quickstart uses; its choice is recorded like any other.
+/// the target was passed), so that numbers are comparable to the paper's; the quickstart uses them too.
+/// `EntropySettings.fast` is the `log` parameterisation with Adam: fewer, cheaper steps, ranking units like
+/// the authors' estimator but not giving the same Table-5 row (Docs/Quickstart.md, `--compare-estimators`);
+/// its choice is recorded like any other.
 public struct EntropySettings: Codable, Hashable, Sendable {
     public enum Parameterization: String, Codable, Sendable, CaseIterable {
         /// σ stored directly, clamped to [σmin, σmax] before every forward pass, plain SGD (authors' code).

@@ -9,6 +9,8 @@ struct ExperimentRunner {
     let experiment: Experiment
     let plugin: ModalityPlugin
     var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Where the studies' progress goes: a bar on a terminal, plain lines in a log (ProgressDisplay).
+    let display = ProgressDisplay.standardError()
 
     init(experiment: Experiment, registry: PluginRegistry) throws {
         self.experiment = experiment
@@ -88,7 +90,12 @@ struct ExperimentRunner {
             sources.byOptions[plan.options] = data
         }
         let s = try Study(config: plan.config, family: family, data: data, folder: plan.folder)
-        s.log = { [log] in log("  " + $0) }
+        // A plugin's training augmentation applies to every network the study trains (and is recorded).
+        if let augmenting = plugin as? TrainingAugmenting {
+            s.augmentation = try augmenting.augmentation(try plugin.resolveOptions(plan.options))
+        }
+        s.log = { [log, display] line in display.around { log("  " + line) } }
+        s.progress = display.update
         s.datasetPath = experiment.dataPath
         s.storeMetadata = [ResultsStore.experimentKey: try experimentIdentity()]
         return s
@@ -111,6 +118,7 @@ struct ExperimentRunner {
         for plan in plans(root: root) {
             log("— \(plan.sweep.isEmpty ? "" : "\(plan.sweep) \(plan.point), ")seed \(plan.config.seed): \(plan.folder.path)")
             let o = try makeStudy(plan, family: family, sources: sources).run()
+            display.finish()
             let reportFolder = plan.reports ?? plan.folder
             try FileManager.default.createDirectory(at: reportFolder, withIntermediateDirectories: true)
             try StudyReport.write(o, to: reportFolder)
@@ -131,49 +139,5 @@ struct ExperimentRunner {
 
     static func folderName(_ s: String) -> String {
         String(s.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "=" ? $0 : "_" })
-    }
-
-    static func value(_ r: MetricsReport) -> [Double?] {
-        [r.foregroundPoints?.value, r.backgroundPoints?.value, r.lambda?.value, r.distanceMean?.value,
-         r.distanceVariance?.value, r.rho?.value]
-    }
-
-    static func csv(_ rows: [Row]) -> String {
-        var out = "sweep,point,seed,network,method,N_fg,N_bg,lambda,D_mean,D_var,rho,accuracy\n"
-        for r in rows {
-            let v = value(r.report).map { $0.map { String(format: "%.6g", $0) } ?? "" }
-            out += "\"\(r.sweep)\",\"\(r.point)\",\(r.seed),\(r.network),\(r.method),\(v.joined(separator: ",")),\(r.accuracy.map { String(format: "%.6g", $0) } ?? "")\n"
-        }
-        return out
-    }
-
-    /// Mean over seeds of each (point, network) row; one table for the base settings and one per sweep.
-    static func tables(_ rows: [Row], experiment e: Experiment) -> String {
-        var out = "Experiment \(e.file) — plugin \(e.plugin), family \(e.config.family), tap \(e.config.tap), seeds \(e.seeds.map(String.init).joined(separator: ", "))\n"
-        out += "Each value is the mean over seeds of the per-seed mean over analysed inputs (per-seed tables: seed-N/report.txt).\n"
-        let header = ["", "N_fg ↑", "N_bg ↓", "λ ↑", "D_mean ↓", "D_var ↓", "ρ ↑", "accuracy"]
-        func table(_ title: String, _ selected: [Row]) {
-            out += "\n\(title)\n"
-            var keys: [(String, String)] = []
-            for r in selected where !keys.contains(where: { $0 == (r.point, r.network) }) { keys.append((r.point, r.network)) }
-            var lines = [header]
-            for (point, network) in keys {
-                let group = selected.filter { $0.point == point && $0.network == network }
-                let values = (0..<6).map { i -> String in
-                    let xs = group.compactMap { value($0.report)[i] }
-                    return xs.isEmpty ? "n/a" : String(format: "%.3g", xs.reduce(0, +) / Double(xs.count))
-                }
-                let acc = group.compactMap(\.accuracy)
-                let label = (point.isEmpty ? "" : point + "  ") + (network == "baseline" ? "B (baseline)" : "S " + (group.first?.method ?? network))
-                lines.append([label] + values + [acc.isEmpty ? "n/a" : String(format: "%.1f %%", 100 * acc.reduce(0, +) / Double(acc.count))])
-            }
-            let widths = (0..<header.count).map { col in lines.map { $0[col].count }.max()! }
-            for l in lines {
-                out += "  " + l.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") + "\n"
-            }
-        }
-        table("Methods side by side (n = \(e.seeds.count) seed\(e.seeds.count == 1 ? "" : "s")):", rows.filter { $0.sweep.isEmpty })
-        for s in e.sweeps { table("Sweep \(s.name):", rows.filter { $0.sweep == s.name }) }
-        return out
     }
 }

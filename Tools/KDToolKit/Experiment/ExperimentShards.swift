@@ -113,6 +113,7 @@ extension ExperimentRunner {
                 lines.append("  \(relative(plan.folder)): \(mine.count) maps → \(shard.storeFileName)")
             }
         }
+        display.finish()
         let head = "Shard \(shard) of stage \(stage.rawValue): \(taken) of \(total) work items in \(e.output)\n"
         return head + lines.map { $0 + "\n" }.joined()
     }

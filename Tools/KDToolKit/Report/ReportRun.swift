@@ -253,7 +253,11 @@ struct ReportRun {
                 case .epoch:
                     let epochs = Array(Set([0] + r.epochs)).sorted()
                     trajectory = try WeightTrajectory.measuring(epochs: epochs) { e in
-                        [try Safetensors.read(Trainer.checkpointURL(in: dir, epoch: e))[name]!.array]
+                        let url = Trainer.checkpointURL(in: dir, epoch: e)
+                        guard let t = try Safetensors.read(url)[name] else {
+                            throw ReportDataError(description: "\(url.path) has no tensor \(name) (epoch 0 has it): the checkpoint is not from this run")
+                        }
+                        return [t.array]
                     }
                 case .path:
                     let text = try String(contentsOf: dir.appendingPathComponent("weight_path.csv"), encoding: .utf8)
@@ -326,4 +330,9 @@ enum CSV {
             return r
         }
     }
+}
+
+/// A file of the run folder that does not hold what the report needs (named in the description).
+struct ReportDataError: Error, CustomStringConvertible {
+    let description: String
 }
