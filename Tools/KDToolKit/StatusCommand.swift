@@ -35,6 +35,16 @@ struct StatusCommand: ParsableCommand {
         var teacherEpochs, studentEpochs, studentStage2Epochs, baselineEpochs: Int
         var checkpoints: CheckpointSchedule
         var teacherSource: NetworkSource?
+        /// The compared methods (one student each); absent in runs recorded before methods existed.
+        var methods: [DistillationMethod]?
+        /// Networks brought trained from elsewhere (analysed, never trained here).
+        var trainedWeights: [String: String]?
+
+        /// Each student's network name (its folder), and whether it trains in two stages.
+        var students: [(name: String, twoStage: Bool)] {
+            let ms = methods ?? [.paper]
+            return ms.map { (ms == [.paper] ? "student" : "student-\($0.id)", $0.isTwoStage) }
+        }
     }
 
     /// The epochs a training folder has completed: the last epoch in steps.csv, or its latest checkpoint.
@@ -71,12 +81,24 @@ struct StatusCommand: ParsableCommand {
 
         // Training: one line per folder.
         let teacherTrained: Bool = { if case .trained = recorded.teacherSource { return false }; return true }()
-        let stages: [(String, String, Int)] = [
+        let brought = recorded.trainedWeights ?? [:]
+        // Names are padded to one column, wide enough for the longest (`student-attention stage 2`).
+        let width = max(16, recorded.students.map { $0.name.count + ($0.twoStage ? 8 : 0) }.max() ?? 0)
+        var stages: [(String, String, Int)] = [
             ("teacher", "teacher", teacherTrained ? recorded.teacherEpochs : 0),
             ("baseline", "baseline", recorded.baselineEpochs),
-            ("student stage 1", "student/stage1", recorded.studentEpochs),
-            ("student stage 2", "student/stage2", recorded.studentStage2Epochs),
         ]
+        for st in recorded.students {
+            stages += st.twoStage ? [("\(st.name) stage 1", "\(st.name)/stage1", recorded.studentEpochs),
+                                     ("\(st.name) stage 2", "\(st.name)/stage2", recorded.studentStage2Epochs)]
+                                  : [(st.name, st.name, recorded.baselineEpochs)]
+        }
+        for (name, path, _) in stages {
+            if let network = path.split(separator: "/").first.map(String.init), let source = brought[network] {
+                lines.append("train  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + " brought trained from \(source)")
+            }
+        }
+        stages.removeAll { brought[String($0.1.split(separator: "/").first ?? "")] != nil }
         for (name, path, total) in stages {
             let dir = folder.appendingPathComponent(path)
             let done = min(epochsDone(dir), total)
@@ -84,7 +106,7 @@ struct StatusCommand: ParsableCommand {
             let have = Set((try? Study.checkpointEpochs(in: dir)) ?? [])
             let checkpoints = expected.filter { have.contains($0) }.count
             trainedDone += done; trainedTotal += total
-            lines.append("train  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            lines.append("train  " + name.padding(toLength: width, withPad: " ", startingAt: 0)
                          + " \(done)/\(total) epochs, \(checkpoints)/\(expected.count) checkpoints"
                          + (done == total ? "" : "  (remaining: epochs \(done + 1)–\(total))"))
             if done < total { remaining.append("\(name): \(total - done) epochs") }
@@ -102,8 +124,10 @@ struct StatusCommand: ParsableCommand {
         let studentStage = tap == nil || tap == recorded.distillationTap ? ("student/stage1", recorded.studentEpochs)
                                                                          : ("student/stage2", recorded.studentStage2Epochs)
         var mapsDone = 0, mapsTotal = 0
-        let analysed: [(String, [Int])] = [
-            ("student", outcome?.analysedEpochs["student"] ?? recorded.checkpoints.epochs(total: studentStage.1)),
+        let analysed: [(String, [Int])] = recorded.students.map { st in
+            (st.name, outcome?.analysedEpochs[st.name]
+                ?? recorded.checkpoints.epochs(total: st.twoStage ? studentStage.1 : recorded.baselineEpochs))
+        } + [
             ("baseline", outcome?.analysedEpochs["baseline"] ?? recorded.checkpoints.epochs(total: recorded.baselineEpochs)),
             ("teacher", outcome.map { $0.analysedEpochs["teacher"] ?? [] } ?? [teacherTrained ? recorded.teacherEpochs : 0]),
         ]
@@ -116,7 +140,7 @@ struct StatusCommand: ParsableCommand {
                 mapsDone += min(n, inputs); mapsTotal += inputs
                 if n < inputs { missing.append(e) }
             }
-            lines.append("maps   \(net.padding(toLength: 16, withPad: " ", startingAt: 0)) " + perEpoch.joined(separator: ", ")
+            lines.append("maps   \(net.padding(toLength: width, withPad: " ", startingAt: 0)) " + perEpoch.joined(separator: ", ")
                          + (missing.isEmpty ? "" : "  (remaining: checkpoints \(missing.map(String.init).joined(separator: ", ")))"))
             if !missing.isEmpty { remaining.append("\(net) maps at \(missing.count) checkpoint\(missing.count == 1 ? "" : "s")") }
         }
