@@ -11,7 +11,7 @@ public enum CNNFamilies {
     public static let hiddenWidth = 256
 
     public static var all: [ModelFamily] {
-        [alexNet, vgg(11), vgg(16), vgg(19), resNet]
+        [alexNet, vgg(11), vgg(16), vgg(19), resNet, cnn4]
     }
 
     /// AlexNet-like: five convs (5×5, 5×5, 3×3 ×3) with three max-pools, then three FC layers.
@@ -110,6 +110,37 @@ public enum CNNFamilies {
             layers.append(("pool", GlobalAvgPool()))
             layers += head(features: c, classes: classes, dropout: 0, generator: &g)
             return Model(name: "resnet18-s", inputShape: shape, layers: layers)
+        }
+    }
+
+    /// A compact CNN for inputs of 64 pixels and more, where the other families' cost grows with the pixel
+    /// count: a "patchify" stem (a 4×4 convolution with stride 4, as in vision transformers and ConvNeXt:
+    /// each output pixel sees one 4×4 patch, which on a 16×16 grid of a 64×64 image is one grid cell), then
+    /// three 3×3 convs each followed by a max-pool (at 64×64: 16², 8², 4², then 2² into fc1), BatchNorm
+    /// after every conv, widths 16–128 (× width). About 3.7 M multiply–adds per 64×64 image, a third of
+    /// vgg11-s at 32×32; the network of the larger Table-5 reproduction (Docs/Reproducing.md).
+    /// Taps: the last conv's ReLU ("relu4"), fc1, fc2, fc3.
+    public static var cnn4: ModelFamily {
+        ModelFamily(name: "cnn4-s", summary: "Compact CNN for ≥ 64-pixel inputs: 4×4 stride-4 patchify stem, 3 conv + BatchNorm + max-pool, widths 16–128 × width",
+                    taps: ["fc1", "relu4", "fc2", "fc3"]) { shape, classes, width, seed in
+            try checkInput(shape)
+            var g = SeededGenerator(seed: seed)
+            let w = { (c: Int) in max(4, Int((Double(c) * width).rounded())) }
+            var layers: [(String, Layer)] = []
+            var c = shape[2], side = shape[0]
+            for (i, base) in [16, 32, 64, 128].enumerated() {
+                let out = w(base)
+                let conv = i == 0
+                    ? Conv2D(c, out, kernel: 4, stride: 4, bias: false, generator: &g)
+                    : Conv2D(c, out, kernel: 3, padding: 1, bias: false, generator: &g)
+                layers.append(("conv\(i + 1)", conv))
+                layers.append(("bn\(i + 1)", BatchNorm(out)))
+                layers.append(("relu\(i + 1)", ReLU()))
+                if i == 0 { side /= 4 } else if side >= 2 { layers.append(("pool\(i + 1)", MaxPool2D(kernel: 2))); side /= 2 }
+                c = out
+            }
+            layers += head(features: side * side * c, classes: classes, dropout: 0, generator: &g)
+            return Model(name: "cnn4-s", inputShape: shape, layers: layers)
         }
     }
 

@@ -33,6 +33,25 @@ import _TestSupport
         #expect(throws: FamilyError.unsupportedInput([16, 16, 3])) { try family.build([16, 16, 3], 5, 1, 1) }
     }
 
+    /// cnn4-s at 64×64: the 4×4 stride-4 stem sees one grid cell of a 16×16 grid per output pixel, and three
+    /// conv + pool stages leave 2×2×128 features for fc1 (Docs/ImageAnalyses.md).
+    @Test func cnn4PatchifiesOneGridCellPerStemPixel() throws {
+        let model = try CNNFamilies.cnn4.build([64, 64, 3], 10, 1, 1)
+        #expect(model.outputShape(batch: 1, through: try model.layerIndex("relu1")) == [1, 16, 16, 16])
+        #expect(model.outputShape(batch: 1, through: try model.layerIndex("flatten")) == [1, 2 * 2 * 128])
+        // A change inside one 4×4 cell moves only the stem pixel of that cell.
+        let x = randomTensor([1, 64, 64, 3], seed: 5)
+        let ctx = model.makeContext()
+        let stem = try model.layerIndex("conv1")
+        func values(_ t: Tensor) -> [Float] { Array(UnsafeBufferPointer(start: t.data, count: t.count)) }
+        let a = values(model.forward(x, ctx, through: stem))
+        var y = values(x)
+        y[(4 * 64 + 8) * 3] += 1   // pixel (row 4, column 8): cell (1, 2)
+        let b = values(model.forward(Tensor(shape: x.shape, values: y), ctx, through: stem))
+        let changed = Set((0..<a.count).filter { a[$0] != b[$0] }.map { $0 / 16 })
+        #expect(changed == [1 * 16 + 2])
+    }
+
     /// A smaller student has fewer parameters than the teacher but the same fc1 shape.
     @Test func widthScalesConvolutionsOnly() throws {
         let f = CNNFamilies.vgg(16)

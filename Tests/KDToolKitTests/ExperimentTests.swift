@@ -197,6 +197,34 @@ import _TestSupport
         #expect(try String(contentsOf: out.appendingPathComponent("experiment.csv"), encoding: .utf8) == csv)
     }
 
+    /// `experiment run|check --data --option`: one file, another dataset of the same plugin (the reproduction
+    /// file on the real CUB archive); the overrides are checked like the file's own keys and recorded.
+    @Test func dataAndOptionsCanBeReplacedFromTheCommandLine() throws {
+        let dir = try Self.folder("override")
+        try SyntheticSquaresPlugin.write(to: dir.appendingPathComponent("other.txt").path, perSplit: 24, size: 8)
+        var e = try Self.parse(Self.base, in: dir)
+        #expect(e.dataPath == dir.appendingPathComponent("squares.txt").path && e.options == ["grid": "4"])
+        try e.override(data: dir.appendingPathComponent("other.txt").path, options: ["grid=2"], plugin: SyntheticSquaresPlugin())
+        #expect(e.dataPath == dir.appendingPathComponent("other.txt").path)
+        #expect(e.options == ["grid": "2"])
+        _ = try e.checkAgainstData(plugin: SyntheticSquaresPlugin())
+        let resolved = try e.resolvedYAML()
+        #expect(resolved.contains("other.txt"), "resolved.yaml records the dataset used: \(resolved)")
+        #expect(try Experiment.parse(yaml: resolved, file: dir.appendingPathComponent("r.yaml").path, registry: Self.registry()).options == ["grid": "2"],
+                "and the option used")
+        for (bad, says) in [("size=3", "no option 'size'; its options are: grid"), ("grid", "expects KEY=VALUE, got 'grid'"),
+                            ("=2", "expects KEY=VALUE")] {
+            var f = try Self.parse(Self.base, in: dir)
+            #expect(throws: ExperimentError.self) { try f.override(data: nil, options: [bad], plugin: SyntheticSquaresPlugin()) }
+            do { try f.override(data: nil, options: [bad], plugin: SyntheticSquaresPlugin()) } catch {
+                #expect("\(error)".contains(says), "\(error)")
+            }
+        }
+        var g = try Self.parse(Self.base, in: dir)
+        try g.override(data: "relative/none.txt", options: [], plugin: SyntheticSquaresPlugin())
+        #expect(g.dataPath == FileManager.default.currentDirectoryPath + "/relative/none.txt", "a command-line path is relative to the current folder")
+    }
+
     /// Every shipped example is read by the real kd-tool (`experiment check --schema-only`); files naming a
     /// plugin this kd-tool was not built with are skipped, with that reason checked.
     @Test func shippedExperimentFilesAreValid() throws {

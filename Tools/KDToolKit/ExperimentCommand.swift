@@ -34,6 +34,10 @@ struct ExperimentCommand: ParsableCommand {
         var shard: String?
         @Option(help: ArgumentHelp("The stage a shard runs: \(ShardStage.allCases.map(\.rawValue).joined(separator: ", ")). Without --shard, the whole stage (shard 1/1).", valueName: "stage"))
         var stage: ShardStage?
+        @Option(help: ArgumentHelp("Read this dataset instead of the file's 'data' (relative to the current folder), e.g. the real archive for a file written for a composite.", valueName: "path"))
+        var data: String?
+        @Option(name: .customLong("option"), help: ArgumentHelp("Set or replace one of the file's plugin options (repeatable), e.g. --option masks=segmentations.tgz.", valueName: "key=value"))
+        var options: [String] = []
 
         func validate() throws {
             if shard != nil && stage == nil {
@@ -54,6 +58,7 @@ struct ExperimentCommand: ParsableCommand {
         func run() throws {
             let registry = try Registration.registry()
             var e = try Experiment.read(file: file, registry: registry)
+            try e.override(data: data, options: options, plugin: try registry.plugin(named: e.plugin))
             if let output { e.output = output }
             let start = Date()
             if let stage {
@@ -74,10 +79,15 @@ struct ExperimentCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Read an experiment file and check it against its data and networks, training nothing; print the resolved experiment.")
         @Argument(help: "The experiment file (.yaml).") var file: String
         @Flag(help: "Check keys, types and values only, without opening the data or building the networks.") var schemaOnly = false
+        @Option(help: ArgumentHelp("Check with this dataset instead of the file's 'data' (as experiment run --data).", valueName: "path"))
+        var data: String?
+        @Option(name: .customLong("option"), help: ArgumentHelp("Set or replace one of the file's plugin options (repeatable).", valueName: "key=value"))
+        var options: [String] = []
 
         func run() throws {
             let registry = try Registration.registry()
-            let e = try Experiment.read(file: file, registry: registry)
+            var e = try Experiment.read(file: file, registry: registry)
+            try e.override(data: data, options: options, plugin: try registry.plugin(named: e.plugin))
             if !schemaOnly { _ = try e.checkAgainstData(plugin: try registry.plugin(named: e.plugin)) }
             print(try e.resolvedYAML(), terminator: "")
         }

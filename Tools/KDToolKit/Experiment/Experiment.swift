@@ -74,6 +74,34 @@ struct Experiment: Equatable {
         return dir.appendingPathComponent(p).standardizedFileURL.path
     }
 
+    /// The file's data and plugin options replaced from the command line (`experiment run|check --data PATH
+    /// --option KEY=VALUE`), so one file runs unchanged on another dataset of the same plugin (e.g. the
+    /// composite reproduction on the real CUB-200-2011 archive with its separate masks). `data` is taken
+    /// relative to the current folder, as any command-line path; options are checked and re-resolved by the
+    /// plugin exactly as the file's are. resolved.yaml records the values used.
+    mutating func override(data newData: String?, options given: [String], plugin: ModalityPlugin) throws {
+        if let newData {
+            data = newData.hasPrefix("/") ? newData
+                : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(newData).standardizedFileURL.path
+        }
+        guard !given.isEmpty else { return }
+        var merged = options
+        let known = plugin.options.map(\.name)
+        for pair in given {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw ExperimentError(file: file, key: "options", message: "--option expects KEY=VALUE, got '\(pair)'")
+            }
+            let key = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
+            guard known.contains(key) else {
+                throw ExperimentError(file: file, key: "options", message: "--option \(key): plugin \(plugin.name) has no option '\(key)'; its options are: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            }
+            merged[key] = value
+        }
+        do { options = try plugin.resolveOptions(merged) } catch {
+            throw ExperimentError(file: file, key: "options", message: "--option: \(error)")
+        }
+    }
+
     func error(_ key: String, _ message: String) -> ExperimentError {
         let m = marks[key]
         return ExperimentError(file: file, line: m?.line, column: m?.column, key: key, message: message)
