@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    @Option(help: "Convolution algorithm for e1 and t1: auto (the layers' default, Winograd F(2×2,3×3) for the 3×3 stride-1 layers that suit it, im2col for the rest), winograd (the same), im2col (every layer; the algorithm before Winograd, for comparisons), dnnl (oneDNN: Winograd F(4×4,3×3) where it has it, direct elsewhere) or dnnl-direct (oneDNN's direct convolutions only).")
+    @Option(help: "Convolution algorithm for e1 and t1: auto (the layers' default, dnnl), winograd (kd-tool's Winograd F(2×2,3×3) for the 3×3 stride-1 layers that suit it, im2col for the rest), im2col (every layer; the algorithm before Winograd, for comparisons), dnnl (oneDNN: Winograd F(4×4,3×3) where it has it, direct elsewhere) or dnnl-direct (oneDNN's direct convolutions only).")
     var convolution: Convolution = .auto
 
     @Flag(help: "With --family: keep the network's BatchNorm layers as they are instead of folding them into the Linear or Conv2D before them (the default; same function, fewer passes), for comparisons.")

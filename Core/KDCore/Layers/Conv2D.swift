@@ -54,20 +54,20 @@ public final class Conv2D: Layer {
     /// whenever it is resized.
     public var workspaceBytes = 4 << 20
 
-    /// How the products are computed (``Backend``): kd-tool's Winograd F(2×2, 3×3) where it applies and
-    /// im2col + GEMM elsewhere (the default), im2col throughout, or oneDNN (`dnnl`, `dnnlDirect`).
-    public var backend: Backend = .winograd
+    /// How the products are computed (``Backend``): oneDNN (`dnnl`, the default; `dnnlDirect`), kd-tool's
+    /// Winograd F(2×2, 3×3) where it applies and im2col + GEMM elsewhere (`winograd`), or im2col throughout.
+    public var backend: Backend = .dnnl
 
     /// oneDNN's plans for this layer (``Backend/dnnl``), destroyed with it.
     let dnnlPlans = DNNLPlans()
 
     /// Whether 3×3, stride-1, padding-1 convolutions whose channel counts suit it (``Winograd/supports``)
     /// run their forward pass and input gradient through Winograd F(2×2, 3×3) instead of im2col + GEMM
-    /// (the weight gradient always uses im2col): `backend` is not `im2col`. Setting it chooses between the
-    /// `winograd` and `im2col` backends.
+    /// (the weight gradient always uses im2col): `backend` is not `im2col`. Setting `false` chooses the
+    /// `im2col` backend; `true` chooses `winograd` only when the backend was `im2col` (oneDNN stays).
     public var winograd: Bool {
         get { backend != .im2col }
-        set { backend = newValue ? .winograd : .im2col }
+        set { if !newValue { backend = .im2col } else if backend == .im2col { backend = .winograd } }
     }
 
     /// The forward pass runs through kd-tool's Winograd (see ``winograd``; the fallback of the oneDNN backends).
