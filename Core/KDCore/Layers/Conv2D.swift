@@ -27,8 +27,8 @@ import Foundation
 /// workspace kept in the context and reused. Backward rebuilds the col chunk only when the weight
 /// gradient is wanted, so the input-gradient-only pass of the entropy engine costs one GEMM per chunk
 /// and a scatter. 1×1 stride-1 unpadded convolutions skip im2col: the input already is `col`.
-/// 3×3 stride-1 padding-1 convolutions with suitable channel counts run their forward pass and input
-/// gradient through ``Winograd`` F(2×2, 3×3) instead (2.25× fewer multiplies; see ``winograd``).
+/// That is the `im2col` ``backend``; by default all three products go through oneDNN instead
+/// (Conv2D+DNNL.swift), and kd-tool's ``Winograd`` F(2×2, 3×3) serves 3×3 s1 p1 layers where it does not.
 ///
 /// When OpenBLAS may use several threads (training) and the call is large, the batch is split into
 /// blocks of whole images, one per thread, each running its own chunks with OpenBLAS single-threaded;
@@ -54,17 +54,12 @@ public final class Conv2D: Layer {
     /// whenever it is resized.
     public var workspaceBytes = 4 << 20
 
-    /// How the products are computed (``Backend``): oneDNN (`dnnl`, the default; `dnnlDirect`), kd-tool's
-    /// Winograd F(2×2, 3×3) where it applies and im2col + GEMM elsewhere (`winograd`), or im2col throughout.
+    /// How the products are computed (``Backend``; oneDNN by default). Plans are kept in `dnnlPlans`.
     public var backend: Backend = .dnnl
-
-    /// oneDNN's plans for this layer (``Backend/dnnl``), destroyed with it.
     let dnnlPlans = DNNLPlans()
 
-    /// Whether 3×3, stride-1, padding-1 convolutions whose channel counts suit it (``Winograd/supports``)
-    /// run their forward pass and input gradient through Winograd F(2×2, 3×3) instead of im2col + GEMM
-    /// (the weight gradient always uses im2col): `backend` is not `im2col`. Setting `false` chooses the
-    /// `im2col` backend; `true` chooses `winograd` only when the backend was `im2col` (oneDNN stays).
+    /// Whether 3×3 s1 p1 layers whose channels suit it (``Winograd/supports``) may use a Winograd algorithm:
+    /// `backend` is not `im2col`. `false` chooses `im2col`; `true` chooses `winograd` only instead of `im2col`.
     public var winograd: Bool {
         get { backend != .im2col }
         set { if !newValue { backend = .im2col } else if backend == .im2col { backend = .winograd } }
