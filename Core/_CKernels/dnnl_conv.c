@@ -71,8 +71,8 @@ void kd_dnnl_conv_destroy(kd_dnnl_conv *p) {
     free(p);
 }
 
-kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
-                                  int stride, int padding, int ho, int wo, int has_bias, int threads) {
+static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
+                                       int stride, int padding, int ho, int wo, int has_bias, int threads) {
     pthread_once(&kd_engine_once, kd_engine_make);
     if (!kd_engine || pass < 0 || pass > 2) return NULL;
     kd_omp_threads(threads);
@@ -152,6 +152,15 @@ kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int
 }
 
 // oneDNN's jit kernels need 64-byte aligned scratchpads (a run crashed without): 16 floats of slack.
+// oneDNN's Winograd exists only for some CPUs (avx512_core) and shapes: without it, its direct kernels.
+kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
+                                  int stride, int padding, int ho, int wo, int has_bias, int threads) {
+    kd_dnnl_conv *p = kd_dnnl_conv_make(pass, algorithm, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
+    if (!p && algorithm == KD_DNNL_WINOGRAD)
+        p = kd_dnnl_conv_make(pass, KD_DNNL_DIRECT, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
+    return p;
+}
+
 long kd_dnnl_conv_workspace(const kd_dnnl_conv *p) { return (long)p->total + 16; }
 const char *kd_dnnl_conv_implementation(const kd_dnnl_conv *p) { return p->impl; }
 

@@ -102,14 +102,14 @@ struct BenchCommand: ParsableCommand {
             }
             try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution.rawValue), median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:
             FileHandle.standardError.write(Data("bench t1: vgg-s, 1024 random images, batch 64, \(repeats) epochs after a warm-up…\n".utf8))
             let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution != .im2col, backend: convolution.backend)
             print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
-                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution.rawValue), median of \(r.epochSeconds.count) epochs)")
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue), median of \(r.epochSeconds.count) epochs)")
         }
     }
 

@@ -38,8 +38,9 @@ typedef struct kd_dnnl_conv kd_dnnl_conv;
 enum { KD_DNNL_FORWARD = 0, KD_DNNL_BACKWARD_DATA = 1, KD_DNNL_BACKWARD_WEIGHTS = 2 };
 enum { KD_DNNL_DIRECT = 0, KD_DNNL_WINOGRAD = 1 };
 
-/// NULL when oneDNN has no implementation other than its slow reference loops for this shape and algorithm
-/// (or the library cannot start); the caller then uses its own code.
+/// KD_DNNL_WINOGRAD falls back to KD_DNNL_DIRECT when oneDNN has no Winograd for this CPU or shape. NULL when
+/// oneDNN has nothing but its slow reference loops (or the library cannot start); the caller then uses its
+/// own code.
 kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
                                   int stride, int padding, int ho, int wo, int has_bias, int threads);
 void kd_dnnl_conv_destroy(kd_dnnl_conv *plan);
