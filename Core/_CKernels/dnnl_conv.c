@@ -71,7 +71,7 @@ void kd_dnnl_conv_destroy(kd_dnnl_conv *p) {
     free(p);
 }
 
-static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
+static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int bf16, int batch, int h, int w, int ci, int co, int k,
                                        int stride, int padding, int ho, int wo, int has_bias, int threads) {
     pthread_once(&kd_engine_once, kd_engine_make);
     if (!kd_engine || pass < 0 || pass > 2) return NULL;
@@ -81,18 +81,30 @@ static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int batch, int h
     dnnl_dims_t sd = {batch, ci, h, w}, wd = {co, ci, k, k}, dd = {batch, co, ho, wo}, bd = {co};
     dnnl_dims_t st = {stride, stride}, pl = {padding, padding};
     dnnl_dims_t pr = {(ho - 1) * stride + k - h - padding, (wo - 1) * stride + k - w - padding};
-    dnnl_memory_desc_t s_user, d_user, w_user, b_md, s_any, d_any, w_any;
+    dnnl_memory_desc_t s_user, d_user, w_user, b_md, s_any, d_any, w_any, s_in, d_in, w_in;
+    // bfloat16: the products' inputs in bf16 (reordered from float32), accumulation and outputs float32.
+    dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t st_ = pass == 1 ? dnnl_f32 : in, dt_ = pass == 0 ? dnnl_f32 : in, wt_ = pass == 2 ? dnnl_f32 : in;
     if (dnnl_memory_desc_init_by_tag(&s_user, 4, sd, dnnl_f32, dnnl_nhwc) ||
         dnnl_memory_desc_init_by_tag(&d_user, 4, dd, dnnl_f32, dnnl_nhwc) ||
         dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_ohwi) ||
         dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x) ||
         dnnl_memory_desc_init_by_tag(&s_any, 4, sd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any) ||
-        dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any)) return NULL;
+        dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&s_in, 4, sd, st_, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&d_in, 4, dd, dt_, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&w_in, 4, wd, wt_, dnnl_format_tag_any)) return NULL;
     // Direct primitives work on NHWC activations; Winograd ones only on blocked layouts.
-    const dnnl_memory_desc_t *S = wino ? &s_any : &s_user, *D = wino ? &d_any : &d_user;
+    const dnnl_memory_desc_t *S = bf16 ? &s_in : wino ? &s_any : &s_user, *D = bf16 ? &d_in : wino ? &d_any : &d_user;
+    const dnnl_memory_desc_t *Wt = bf16 ? &w_in : &w_any;
     const dnnl_memory_desc_t *B = has_bias ? &b_md : NULL;
 
+    // The forward descriptor (also the hint of the backward passes): bf16 src and weights, f32 dst.
+    dnnl_memory_desc_t s_fin, w_fin, d_fout;
+    if (dnnl_memory_desc_init_by_tag(&s_fin, 4, sd, in, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&w_fin, 4, wd, in, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&d_fout, 4, dd, dnnl_f32, dnnl_format_tag_any)) return NULL;
     kd_dnnl_conv *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->pass = pass; p->threads = threads; p->co = co; p->ci = ci; p->k = k; p->has_bias = has_bias;
@@ -101,14 +113,14 @@ static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int batch, int h
     dnnl_convolution_desc_t fd, bd_;
     int ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
-             dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, S, &w_any, B, D, st, pl, pr) == dnnl_success &&
+             dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, bf16 ? &s_fin : S, bf16 ? &w_fin : Wt, B, bf16 ? &d_fout : D, st, pl, pr) == dnnl_success &&
              dnnl_primitive_desc_create(&fpd, &fd, pass == 0 ? attr : NULL, kd_engine, NULL) == dnnl_success;
     if (ok && pass == 0) { pd = fpd; fpd = NULL; }
     else if (ok && pass == 1)
-        ok = dnnl_convolution_backward_data_desc_init(&bd_, alg, S, &w_any, D, st, pl, pr) == dnnl_success &&
+        ok = dnnl_convolution_backward_data_desc_init(&bd_, alg, S, Wt, D, st, pl, pr) == dnnl_success &&
              dnnl_primitive_desc_create(&pd, &bd_, attr, kd_engine, fpd) == dnnl_success;
     else if (ok)
-        ok = dnnl_convolution_backward_weights_desc_init(&bd_, alg, S, &w_any, B, D, st, pl, pr) == dnnl_success &&
+        ok = dnnl_convolution_backward_weights_desc_init(&bd_, alg, S, Wt, B, D, st, pl, pr) == dnnl_success &&
              dnnl_primitive_desc_create(&pd, &bd_, attr, kd_engine, fpd) == dnnl_success;
     if (ok) {
         const char *name = NULL;
@@ -155,9 +167,10 @@ static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int batch, int h
 // oneDNN's Winograd exists only for some CPUs (avx512_core) and shapes: without it, its direct kernels.
 kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
                                   int stride, int padding, int ho, int wo, int has_bias, int threads) {
-    kd_dnnl_conv *p = kd_dnnl_conv_make(pass, algorithm, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
-    if (!p && algorithm == KD_DNNL_WINOGRAD)
-        p = kd_dnnl_conv_make(pass, KD_DNNL_DIRECT, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
+    int alg = algorithm & 1, bf16 = (algorithm & KD_DNNL_BF16) != 0;
+    kd_dnnl_conv *p = kd_dnnl_conv_make(pass, alg, bf16, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
+    if (!p && alg == KD_DNNL_WINOGRAD)
+        p = kd_dnnl_conv_make(pass, KD_DNNL_DIRECT, bf16, batch, h, w, ci, co, k, stride, padding, ho, wo, has_bias, threads);
     return p;
 }
 

@@ -116,6 +116,31 @@ import _TestSupport
     }
     #endif
 
+    /// bfloat16 inputs (8 significant bits): within 3e-2 of each result's largest magnitude, and really
+    /// rounded (not float32 under another name).
+    @Test(arguments: [0, 3, 4])
+    func bfloat16TrainingStep(_ i: Int) {
+        let (a, b, x, dy) = Self.layers(i, .dnnlDirect)
+        a.dnnlBFloat16 = true
+        var results: [[[Float]]] = []
+        for conv in [a, b] {
+            let c = conv.makeContext()
+            c.training = true
+            let y = conv.forward(x, c).array
+            let dx = conv.backward(dy, c).array
+            results.append([y, dx, conv.weight.grad.array])
+        }
+        for (k, name) in ["forward", "input gradient", "weight gradient"].enumerated() {
+            let scale = results[1][k].map(abs).max() ?? 0
+            expectClose(results[0][k], results[1][k], rtol: 0, atol: 3e-2 * scale, "bf16 config \(i) \(name)")
+            // Where oneDNN has bf16 kernels (not on every CPU; elsewhere float32 paths run) the results differ.
+            let worst = zip(results[0][k], results[1][k]).map { abs($0 - $1) }.max() ?? 0
+            if a.dnnlImplementation(pass: k, inputShape: x.shape) != nil {
+                #expect(worst > 1e-6 * scale, "bf16 config \(i) \(name): identical to float32")
+            }
+        }
+    }
+
     /// The gradients are the derivatives of the forward pass. Winograd F(4×4,3×3) rounds its float32
     /// forward pass more coarsely, which the finite differences see (max relative 0.014 measured on this
     /// layer), hence its looser bound.

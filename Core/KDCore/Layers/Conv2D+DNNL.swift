@@ -25,7 +25,8 @@ extension Conv2D {
 
     /// oneDNN's algorithm for this layer under the current backend.
     var dnnlAlgorithm: Int32 {
-        backend == .dnnl && kernel == 3 && stride == 1 && min(inputChannels, outputChannels) >= 16
+        if dnnlBFloat16 { return Int32(KD_DNNL_DIRECT) | Int32(KD_DNNL_BF16) }
+        return backend == .dnnl && kernel == 3 && stride == 1 && min(inputChannels, outputChannels) >= 16
             ? Int32(KD_DNNL_WINOGRAD) : Int32(KD_DNNL_DIRECT)
     }
 

@@ -57,6 +57,8 @@ public final class Conv2D: Layer {
     /// How the products are computed (``Backend``; oneDNN by default). Plans are kept in `dnnlPlans`.
     public var backend: Backend = .dnnl
     let dnnlPlans = DNNLPlans()
+    /// With a oneDNN backend: products with bfloat16 inputs and float32 sums (direct kernels; off by default).
+    public var dnnlBFloat16 = false
 
     /// Whether 3×3 s1 p1 layers whose channels suit it (``Winograd/supports``) may use a Winograd algorithm:
     /// `backend` is not `im2col`. `false` chooses `im2col`; `true` chooses `winograd` only instead of `im2col`.

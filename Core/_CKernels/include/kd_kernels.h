@@ -37,6 +37,8 @@ typedef struct kd_dnnl_conv kd_dnnl_conv;
 
 enum { KD_DNNL_FORWARD = 0, KD_DNNL_BACKWARD_DATA = 1, KD_DNNL_BACKWARD_WEIGHTS = 2 };
 enum { KD_DNNL_DIRECT = 0, KD_DNNL_WINOGRAD = 1 };
+/// Added to the algorithm: the products' inputs in bfloat16 (outputs and accumulation float32). Direct only.
+enum { KD_DNNL_BF16 = 2 };
 
 /// KD_DNNL_WINOGRAD falls back to KD_DNNL_DIRECT when oneDNN has no Winograd for this CPU or shape. NULL when
 /// oneDNN has nothing but its slow reference loops (or the library cannot start); the caller then uses its
