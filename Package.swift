@@ -29,6 +29,8 @@ let package = Package(
         // MARK: - System libraries (Debian -dev packages, installed by Tools/scripts/setup.sh)
         .systemLibrary(name: "_CBLAS", path: "Core/_CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN: Debian's libdnnl-dev ships no pkg-config file; the module map links "dnnl".
+        .systemLibrary(name: "_CDNNL", path: "Core/_CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "_CSQLite", path: "Core/_CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "_CArchive", path: "Datasets/_CArchive", pkgConfig: "libarchive",
@@ -38,8 +40,10 @@ let package = Package(
         .target(name: "_CImageCodecs", path: "Datasets/_CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
 
-        // Hand-written C kernels (Winograd transforms), AVX2 chosen at run time per function, no compiler flags.
-        .target(name: "_CKernels", path: "Core/_CKernels"),
+        // Hand-written C kernels (Winograd transforms), AVX2 chosen at run time per function, no compiler flags;
+        // and the oneDNN convolution plans (dnnl_conv.c).
+        .target(name: "_CKernels", dependencies: ["_CDNNL"], path: "Core/_CKernels",
+                linkerSettings: [.linkedLibrary("dnnl")]),
 
         // MARK: - Core engine
         .target(name: "KDCore", dependencies: ["_CBLAS", "_CSQLite", "_CKernels"], path: "Core/KDCore"),

@@ -34,14 +34,25 @@ public enum EntropyBenchmark {
         for (_, l) in model.body.layers { walk(l) }
     }
 
+    /// Sets the convolution backend of every ``Conv2D`` of `model` (Docs/Benchmarks.md, "oneDNN convolutions").
+    public static func setBackend(_ backend: Conv2D.Backend, bfloat16: Bool = false, in model: Model) {
+        func walk(_ l: Layer) {
+            if let c = l as? Conv2D { c.backend = backend; c.dnnlBFloat16 = bfloat16 }
+            for (_, child) in l.children { walk(child) }
+        }
+        for (_, l) in model.body.layers { walk(l) }
+    }
+
     /// Runs one warm-up round (3 steps) and `repeats` timed rounds of `threads` samples in parallel, each
     /// with K = 16 and `steps` σ steps (200 = the standard workload).
     public static func run(_ w: BenchmarkWorkload, repeats: Int = 5, steps: Int = 200,
                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, winograd: Bool = true,
+                           backend: Conv2D.Backend? = nil, bfloat16: Bool = false,
                            progress: ((Int, Double) -> Void)? = nil) throws -> Result {
         precondition(w != .t1, "t1 is a training workload")
         let (model, tap, makeSample) = Workloads.entropyWorkload(w)
         setWinograd(winograd, in: model)
+        if let backend { setBackend(backend, bfloat16: bfloat16, in: model) }
         return try run(w, model: model, tap: tap, usefulGFLOPPerStep: w.usefulGFLOPPerStep, makeSample: makeSample,
                        repeats: repeats, steps: steps, threads: threads, progress: progress)
     }

@@ -14,9 +14,11 @@ public enum TrainingBenchmark {
 
     public static let gflopPerEpoch = 969.6
 
-    public static func run(repeats: Int = 5, images: Int = 1024, batch: Int = 64, winograd: Bool = true) throws -> Result {
+    public static func run(repeats: Int = 5, images: Int = 1024, batch: Int = 64, winograd: Bool = true,
+                           backend: Conv2D.Backend? = nil, bfloat16: Bool = false) throws -> Result {
         let model = Workloads.vggS(seed: 1)
         EntropyBenchmark.setWinograd(winograd, in: model)
+        if let backend { EntropyBenchmark.setBackend(backend, bfloat16: bfloat16, in: model) }
         var g = SeededGenerator(seed: 7)
         let data = Tensor(shape: [images, 64, 64, 3])
         g.fillGaussian(data.data, count: data.count)

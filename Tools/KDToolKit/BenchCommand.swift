@@ -33,11 +33,26 @@ struct BenchCommand: ParsableCommand {
     var tap: String?
 
     enum Convolution: String, ExpressibleByArgument, CaseIterable {
-        case auto, im2col
+        case auto, winograd, im2col, dnnl
+        case dnnlDirect = "dnnl-direct"
+
+        /// The Conv2D backend (auto: the layers' default).
+        var backend: Conv2D.Backend? {
+            switch self {
+            case .auto: return nil
+            case .winograd: return .winograd
+            case .im2col: return .im2col
+            case .dnnl: return .dnnl
+            case .dnnlDirect: return .dnnlDirect
+            }
+        }
     }
 
-    @Option(help: "Convolution algorithm for e1 and t1: auto (Winograd F(2×2,3×3) for the 3×3 stride-1 layers that suit it, im2col for the rest) or im2col (every layer; the algorithm before Winograd, for comparisons).")
+    @Option(help: "Convolution algorithm for e1 and t1: auto (the layers' default, dnnl), winograd (kd-tool's Winograd F(2×2,3×3) for the 3×3 stride-1 layers that suit it, im2col for the rest), im2col (every layer; the algorithm before Winograd, for comparisons), dnnl (oneDNN: Winograd F(4×4,3×3) where it has it, direct elsewhere) or dnnl-direct (oneDNN's direct convolutions only).")
     var convolution: Convolution = .auto
+
+    @Flag(help: "With --convolution dnnl or dnnl-direct: bfloat16 inputs to oneDNN's direct convolutions (float32 sums and outputs).")
+    var bf16 = false
 
     @Flag(help: "With --family: keep the network's BatchNorm layers as they are instead of folding them into the Linear or Conv2D before them (the default; same function, fewer passes), for comparisons.")
     var keepBatchNorm = false
@@ -54,6 +69,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1 (200 is the standard workload)") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1 (5 or more for a stated figure)") }
+        if bf16 && !(convolution == .dnnl || convolution == .dnnlDirect) {
+            throw ValidationError("--bf16 needs --convolution dnnl or dnnl-direct (got \(convolution.rawValue))")
+        }
     }
 
     func run() throws {
@@ -79,23 +97,26 @@ struct BenchCommand: ParsableCommand {
                 let model = try f.build(reference.inputShape, outputs, 1, 1)
                 let layer = tap ?? f.taps[0]
                 name += " with \(family) at \(layer)"
-                EntropyBenchmark.setWinograd(convolution == .auto, in: model)
+                EntropyBenchmark.setWinograd(convolution != .im2col, in: model)
+                if let b = convolution.backend { EntropyBenchmark.setBackend(b, bfloat16: bf16, in: model) }
                 r = try EntropyBenchmark.run(w, model: model, tap: layer, repeats: repeats, steps: steps,
                                              foldBatchNorm: !keepBatchNorm, progress: report)
                 if keepBatchNorm { name += " (BatchNorm kept)" }
             } else {
-                r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps, winograd: convolution == .auto, progress: report)
+                r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps, winograd: convolution != .im2col,
+                                             backend: convolution.backend, bfloat16: bf16, progress: report)
             }
             try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution.rawValue), median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:
             FileHandle.standardError.write(Data("bench t1: vgg-s, 1024 random images, batch 64, \(repeats) epochs after a warm-up…\n".utf8))
-            let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution == .auto)
+            let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution != .im2col, backend: convolution.backend,
+                                              bfloat16: bf16)
             print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
-                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution.rawValue), median of \(r.epochSeconds.count) epochs)")
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.epochSeconds.count) epochs)")
         }
     }
 

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config
   libopenblas-dev libpng-dev libarchive-dev libjpeg62-turbo-dev libsqlite3-dev zlib1g-dev
+  libdnnl-dev             # oneDNN, the convolution backend of Docs/Benchmarks.md "oneDNN convolutions"
   dataset-fashion-mnist   # Fashion-MNIST, the objects of the default composite dataset
   mate-backgrounds        # real photographs, the backgrounds of the default composite dataset
   sweethome3d-furniture   # Sweet Home 3D furniture models, the objects of `kd-tool quickstart points`

@@ -27,8 +27,8 @@ import Foundation
 /// workspace kept in the context and reused. Backward rebuilds the col chunk only when the weight
 /// gradient is wanted, so the input-gradient-only pass of the entropy engine costs one GEMM per chunk
 /// and a scatter. 1×1 stride-1 unpadded convolutions skip im2col: the input already is `col`.
-/// 3×3 stride-1 padding-1 convolutions with suitable channel counts run their forward pass and input
-/// gradient through ``Winograd`` F(2×2, 3×3) instead (2.25× fewer multiplies; see ``winograd``).
+/// That is the `im2col` ``backend``; by default all three products go through oneDNN instead
+/// (Conv2D+DNNL.swift), and kd-tool's ``Winograd`` F(2×2, 3×3) serves 3×3 s1 p1 layers where it does not.
 ///
 /// When OpenBLAS may use several threads (training) and the call is large, the batch is split into
 /// blocks of whole images, one per thread, each running its own chunks with OpenBLAS single-threaded;
@@ -54,12 +54,20 @@ public final class Conv2D: Layer {
     /// whenever it is resized.
     public var workspaceBytes = 4 << 20
 
-    /// Whether 3×3, stride-1, padding-1 convolutions whose channel counts suit it (``Winograd/supports``)
-    /// run their forward pass and input gradient through Winograd F(2×2, 3×3) instead of im2col + GEMM
-    /// (the weight gradient always uses im2col). On by default; `false` forces im2col (tests compare both).
-    public var winograd = true
+    /// How the products are computed (``Backend``; oneDNN by default). Plans are kept in `dnnlPlans`.
+    public var backend: Backend = .dnnl
+    let dnnlPlans = DNNLPlans()
+    /// With a oneDNN backend: products with bfloat16 inputs and float32 sums (direct kernels; off by default).
+    public var dnnlBFloat16 = false
 
-    /// The forward pass runs through Winograd (see ``winograd``).
+    /// Whether 3×3 s1 p1 layers whose channels suit it (``Winograd/supports``) may use a Winograd algorithm:
+    /// `backend` is not `im2col`. `false` chooses `im2col`; `true` chooses `winograd` only instead of `im2col`.
+    public var winograd: Bool {
+        get { backend != .im2col }
+        set { if !newValue { backend = .im2col } else if backend == .im2col { backend = .winograd } }
+    }
+
+    /// The forward pass runs through kd-tool's Winograd (see ``winograd``; the fallback of the oneDNN backends).
     var winogradForward: Bool {
         winograd && kernel == 3 && stride == 1 && padding == 1 && Winograd.supports(inputs: inputChannels, outputs: outputChannels)
     }
@@ -104,6 +112,7 @@ public final class Conv2D: Layer {
         let (batch, rows) = (yShape[0], yShape[0] * yShape[1] * yShape[2])
         c.save(0, x)
         guard batch > 0 else { return y }
+        if backend.usesDNNL, dnnlForward(x, y, c) { c.save(1, nil); return y }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
         if winogradForward {
@@ -140,13 +149,20 @@ public final class Conv2D: Layer {
         let (batch, rows) = (yShape[0], yShape[0] * yShape[1] * yShape[2])
         let (co, kk) = (outputChannels, patchSize)
         let dx = c.buffer(1, x.shape)
-        let wantWeight = c.parameterGradients && !weight.frozen
-        let wantBias = c.parameterGradients && bias.map { !$0.frozen } ?? false
-        guard batch > 0, wantWeight || wantBias || c.inputGradient else { return dx }
+        var wantWeight = c.parameterGradients && !weight.frozen
+        var wantBias = c.parameterGradients && bias.map { !$0.frozen } ?? false
+        var wantInput = c.inputGradient
+        guard batch > 0, wantWeight || wantBias || wantInput else { return dx }
+        if backend.usesDNNL {
+            let done = dnnlBackward(x, dy, dx, c, input: wantInput, weights: wantWeight, biasToo: wantBias)
+            if done.input { wantInput = false }
+            if done.weights { wantWeight = false; wantBias = false }
+            if !(wantWeight || wantBias || wantInput) { return dx }
+        }
         let workers = workerCount(batch: batch, rows: rows)
         let colRows = isPointwise ? 0 : chunkRows(maximumBlock: rows, batch: batch, workers: workers)
         // The input gradient through Winograd: a 3×3 convolution of dy with the flipped kernel (Co → Ci).
-        let winogradInput = c.inputGradient && winogradForward
+        let winogradInput = wantInput && winogradForward
         if winogradInput {
             let (h, wd, ci) = (x.shape[1], x.shape[2], inputChannels)
             // The forward pass's transformed filters (the weights of that forward), or made now.
@@ -181,7 +197,7 @@ public final class Conv2D: Layer {
             forEachImageBlock(batch: batch, workers: workers) { w, images in
                 backwardRows(x, dy, dx, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
                              col: p[3 * w], weightGradient: wantWeight ? p[3 * w + 1] : nil,
-                             biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: c.inputGradient && !winogradInput)
+                             biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: wantInput && !winogradInput)
             }
             for w in 1..<max(workers, 1) {
                 if wantWeight { addInto(weight.grad.data, p[3 * w + 1], count: co * kk) }
@@ -203,7 +219,7 @@ public final class Conv2D: Layer {
     /// on one thread: splitting it would cost more in hand-over than it saves.
     public static let parallelMinimumMACs = 1 << 24
 
-    private func workerCount(batch: Int, rows: Int) -> Int {
+    func workerCount(batch: Int, rows: Int) -> Int {
         let wanted = threads ?? (rows * patchSize * outputChannels >= Self.parallelMinimumMACs ? BLAS.threads : 1)
         return max(1, min(wanted, batch))
     }
@@ -212,7 +228,7 @@ public final class Conv2D: Layer {
     /// own threads with OpenBLAS at one thread each: one block per core and no synchronisation per
     /// chunk (with OpenBLAS splitting every chunk's small GEMM over two threads instead, a third of
     /// training time went to its threads waiting for each other). One worker runs inline.
-    private func forEachImageBlock(batch: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+    func forEachImageBlock(batch: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
         if workers == 1 { body(0, 0..<batch); return }
         BLAS.withThreads(1) {
             DispatchQueue.concurrentPerform(iterations: workers) { w in

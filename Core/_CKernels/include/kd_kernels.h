@@ -28,6 +28,35 @@ void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count
 void kd_winograd_output(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count,
                         const float *bias, float *y);
 
+// MARK: - oneDNN convolutions (dnnl_conv.c)
+// A plan is one oneDNN primitive for one pass of one convolution shape, made once and run many times.
+// Layouts are kd-tool's: activations (batch, h, w, channels), weights (co, k, k, ci). Runs use the number of
+// OpenMP threads the plan was made for, set on the calling thread only.
+
+typedef struct kd_dnnl_conv kd_dnnl_conv;
+
+enum { KD_DNNL_FORWARD = 0, KD_DNNL_BACKWARD_DATA = 1, KD_DNNL_BACKWARD_WEIGHTS = 2 };
+enum { KD_DNNL_DIRECT = 0, KD_DNNL_WINOGRAD = 1 };
+/// Added to the algorithm: the products' inputs in bfloat16 (outputs and accumulation float32). Direct only.
+enum { KD_DNNL_BF16 = 2 };
+
+/// KD_DNNL_WINOGRAD falls back to KD_DNNL_DIRECT when oneDNN has no Winograd for this CPU or shape. NULL when
+/// oneDNN has nothing but its slow reference loops (or the library cannot start); the caller then uses its
+/// own code.
+kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int w, int ci, int co, int k,
+                                  int stride, int padding, int ho, int wo, int has_bias, int threads);
+void kd_dnnl_conv_destroy(kd_dnnl_conv *plan);
+/// Floats of workspace one run needs.
+long kd_dnnl_conv_workspace(const kd_dnnl_conv *plan);
+/// oneDNN's name of the implementation it chose (e.g. "jit_wino_4x3:avx512_core").
+const char *kd_dnnl_conv_implementation(const kd_dnnl_conv *plan);
+/// forward: a = x, b = weights, bias (may be NULL when the plan has none), out = y (overwritten);
+/// backward data: a = dy, b = weights, out = dx (overwritten);
+/// backward weights: a = x, b = dy, out += dW, bias_out += db (when not NULL and the plan has a bias).
+/// Returns 0 when oneDNN reports an error (outputs then unspecified).
+int kd_dnnl_conv_run(kd_dnnl_conv *plan, const float *a, const float *b, const float *bias, float *out,
+                     float *bias_out, float *workspace);
+
 #ifdef __cplusplus
 }
 #endif
