@@ -69,6 +69,8 @@ public enum BatchNormFolding {
             let f = Conv2D(l.inputChannels, c, kernel: l.kernel, stride: l.stride, padding: l.padding, bias: true, generator: &g)
             f.workspaceBytes = l.workspaceBytes
             f.winograd = l.winograd
+            f.backend = l.backend
+            f.dnnlBFloat16 = l.dnnlBFloat16
             f.threads = l.threads
             fill(f.weight, f.bias!, from: l.weight, l.bias, scale: scale, shift: shift)
             return f
