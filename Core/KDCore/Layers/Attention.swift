@@ -104,7 +104,11 @@ public final class MultiHeadSelfAttention: Layer {
                     kd_transpose(Int32(t), Int32(e), k, 3 * d, transposed.data, t)
                     kd_small_gemm(Int32(t), Int32(valid), Int32(e), scale, q, 3 * d, 1, transposed.data, t, p, t, 0)
                 }
-                if valid == t {
+                if !useBLAS {
+                    // Softmax over the real columns (8-wide AVX2 kernel), probability 0 for the padded ones.
+                    kd_softmax_rows(p, t, valid, t)
+                    if valid < t { for r in 0..<t { (p + r * t + valid).update(repeating: 0, count: t - valid) } }
+                } else if valid == t {
                     Self.softmaxRows(p, rows: t, columns: t)
                 } else {
                     // Masked keys: softmax over the real columns, probability 0 for the padded ones.
@@ -155,7 +159,7 @@ public final class MultiHeadSelfAttention: Layer {
                 // dP_h (T, T) = G (T, E) · V_hᵀ (E, T)
                 kd_transpose(Int32(t), Int32(e), v, 3 * d, transposed.data, t)
                 kd_small_gemm(Int32(t), Int32(t), Int32(e), 1, g, d, 1, transposed.data, t, ds, t, 0)
-                Self.softmaxBackwardRows(probabilities: p, gradient: ds, rows: t, columns: t)
+                kd_softmax_backward_rows(p, ds, t, t)
                 // dQ_h (T, E) = dS (T, T) · K_h (T, E) / √E
                 kd_small_gemm(Int32(t), Int32(e), Int32(t), scale, ds, t, 1, k, 3 * d, dq, 3 * d, 0)
                 // dK_h (T, E) = dSᵀ (T, T) · Q_h (T, E) / √E
