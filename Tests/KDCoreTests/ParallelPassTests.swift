@@ -94,3 +94,25 @@ import _TestSupport
         #expect(t.array.allSatisfy { $0 == 2.5 })
     }
 }
+
+/// `SeededGenerator.fillGaussian` (Box–Muller pairs in C) against the same number of `gaussian()` calls:
+/// the same values bit for bit and the same state afterwards, with and without a pending spare value.
+@Suite struct GaussianFillTests {
+    @Test func fillGaussianEqualsRepeatedGaussianCalls() {
+        for count in [0, 1, 2, 3, 255, 512, 513, 1001, 131_072] {
+            for pending in [false, true] {
+                for scale: Float in [1, 0.02] {
+                    var a = SeededGenerator(seed: UInt64(count) + 11), b = a
+                    if pending { _ = a.gaussian(); _ = b.gaussian() }
+                    let filled = Tensor(shape: [max(count, 1)])
+                    a.fillGaussian(filled.data, count: count, scale: scale)
+                    var mismatches = 0
+                    for i in 0..<count where filled[i].bitPattern != (b.gaussian() * scale).bitPattern { mismatches += 1 }
+                    #expect(mismatches == 0, "count \(count) pending \(pending) scale \(scale): \(mismatches) values differ")
+                    // The state afterwards: the next values (a spare first if count was odd) agree.
+                    for _ in 0..<3 { #expect(a.gaussian().bitPattern == b.gaussian().bitPattern, "count \(count): state differs") }
+                }
+            }
+        }
+    }
+}
