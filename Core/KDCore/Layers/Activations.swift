@@ -18,9 +18,17 @@ public final class ReLU: Layer {
     public init() {}
     public func outputShape(for inputShape: [Int]) -> [Int] { inputShape }
 
+    /// Threads for one pass: `nil` (the default) follows ``Parallel`` (both cores for a long pass in
+    /// training, one inside the entropy engine's per-sample threads); a number forces that many (tests).
+    /// Elementwise, so the result is the same for any count.
+    public var threads: Int? = nil
+
     public func forward(_ x: Tensor, _ c: LayerContext) -> Tensor {
         let y = c.buffer(0, x.shape)
-        Self.forward(x.data, into: y.data, count: x.count)
+        let (xp, yp) = (x.data, y.data)
+        Parallel.chunks(count: x.count, threads: threads) { r in
+            Self.forward(xp + r.lowerBound, into: yp + r.lowerBound, count: r.count)
+        }
         c.save(0, y)
         return y
     }
@@ -28,7 +36,10 @@ public final class ReLU: Layer {
     public func backward(_ dy: Tensor, _ c: LayerContext) -> Tensor {
         let y = c.savedTensor(0)
         let dx = c.buffer(1, y.shape)
-        Self.backward(output: y.data, gradient: dy.data, into: dx.data, count: y.count)
+        let (yp, gp, dp) = (y.data, dy.data, dx.data)
+        Parallel.chunks(count: y.count, threads: threads) { r in
+            Self.backward(output: yp + r.lowerBound, gradient: gp + r.lowerBound, into: dp + r.lowerBound, count: r.count)
+        }
         return dx
     }
 

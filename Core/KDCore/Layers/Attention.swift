@@ -1,4 +1,5 @@
 import Foundation
+import _CKernels
 
 // Multi-head self-attention and the pre-LN transformer encoder layer.
 // B batch, T tokens, D model width, H heads, E = D / H head width, F feed-forward width.
@@ -22,7 +23,11 @@ import Foundation
 /// The two projections are child `Linear` layers, so parameters are named `in_proj.weight` (3D, D),
 /// `in_proj.bias`, `out_proj.weight`, `out_proj.bias`; PyTorch's `nn.MultiheadAttention` stores the
 /// first two as `in_proj_weight` / `in_proj_bias` with the same layout. Heads are never copied out:
-/// every product runs `BLAS.gemm` on strided views of qkv (row stride 3D) and O (row stride D).
+/// the per-head products (T × T × E each) run on the head kernels of `_CKernels` (`kd_small_gemm`,
+/// unpacked, register-blocked) on strided views of qkv (row stride 3D) and O (row stride D); only Kᵀ
+/// (forward) and Vᵀ (backward) of the current head are transposed into an E × T scratch block, so the
+/// kernel reads whole rows. OpenBLAS packs both operands on every call, which at 64 × 64 × 32 costs
+/// about as much as the arithmetic.
 ///
 /// Initialisation follows PyTorch: in_proj Glorot-uniform over the stacked (3D, D) matrix,
 /// bound √(6 / 4D), which keeps the initial logits O(1) so the softmax is neither flat nor one-hot;
@@ -43,6 +48,9 @@ public final class MultiHeadSelfAttention: Layer {
     public let headDimension: Int
     public let inProjection: Linear
     public let outProjection: Linear
+    /// Runs the per-head products through OpenBLAS instead of the head kernels (`kd_small_gemm`), the
+    /// path before them; for tests and comparisons only (results agree to rounding).
+    var useBLAS = false
 
     public init(dimension: Int, heads: Int, generator: inout SeededGenerator) {
         precondition(heads > 0 && dimension > 0 && dimension % heads == 0,
@@ -80,15 +88,27 @@ public final class MultiHeadSelfAttention: Layer {
         let scale = 1 / Float(e).squareRoot()
         let lengths = c.validLengths
         precondition(lengths == nil || lengths!.count == b, "attention: \(lengths!.count) valid lengths for a batch of \(b)")
+        let transposed = c.buffer(4, [e, t])                     // K_hᵀ of the current head
         for s in 0..<b {
             let valid = lengths.map { min(max($0[s], 1), t) } ?? t
             for h in 0..<heads {
                 let q = qkv.data + s * t * 3 * d + h * e, k = q + d, v = q + 2 * d
                 let p = probabilities.data + (s * heads + h) * t * t
-                // S (T, T) = Q_h (T, E) · K_hᵀ (E, T) / √E
-                BLAS.gemm(transB: true, m: t, n: t, k: e, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d,
-                          c: p, ldc: t)
-                if valid == t {
+                let o = attended.data + s * t * d + h * e
+                if useBLAS {
+                    // S (T, T) = Q_h (T, E) · K_hᵀ (E, T) / √E
+                    BLAS.gemm(transB: true, m: t, n: t, k: e, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d,
+                              c: p, ldc: t)
+                } else {
+                    // The same product on the head kernels: Kᵀ once (E × T), then S's first `valid` columns.
+                    kd_transpose(Int32(t), Int32(e), k, 3 * d, transposed.data, t)
+                    kd_small_gemm(Int32(t), Int32(valid), Int32(e), scale, q, 3 * d, 1, transposed.data, t, p, t, 0)
+                }
+                if !useBLAS {
+                    // Softmax over the real columns (8-wide AVX2 kernel), probability 0 for the padded ones.
+                    kd_softmax_rows(p, t, valid, t)
+                    if valid < t { for r in 0..<t { (p + r * t + valid).update(repeating: 0, count: t - valid) } }
+                } else if valid == t {
                     Self.softmaxRows(p, rows: t, columns: t)
                 } else {
                     // Masked keys: softmax over the real columns, probability 0 for the padded ones.
@@ -98,9 +118,12 @@ public final class MultiHeadSelfAttention: Layer {
                         (row + valid).update(repeating: 0, count: t - valid)
                     }
                 }
-                // O_h (T, E) = P_h (T, T) · V_h (T, E)
-                BLAS.gemm(m: t, n: e, k: t, a: p, lda: t, b: v, ldb: 3 * d,
-                          c: attended.data + s * t * d + h * e, ldc: d)
+                // O_h (T, E) = P_h (T, T) · V_h (T, E); P's columns ≥ valid are 0, so the head kernel stops there.
+                if useBLAS {
+                    BLAS.gemm(m: t, n: e, k: t, a: p, lda: t, b: v, ldb: 3 * d, c: o, ldc: d)
+                } else {
+                    kd_small_gemm(Int32(t), Int32(e), Int32(valid), 1, p, t, 1, v, 3 * d, o, d, 0)
+                }
             }
         }
         c.save(0, qkv)
@@ -118,6 +141,7 @@ public final class MultiHeadSelfAttention: Layer {
         let dqkv = c.buffer(2, [b, t, 3 * d])
         let dScores = c.buffer(3, [t, t])                         // dP, then dS in place
         let scale = 1 / Float(e).squareRoot()
+        let transposed = c.buffer(4, [e, t])                     // V_hᵀ of the current head
         for s in 0..<b {
             for h in 0..<heads {
                 let q = qkv.data + s * t * 3 * d + h * e, k = q + d, v = q + 2 * d
@@ -125,21 +149,39 @@ public final class MultiHeadSelfAttention: Layer {
                 let g = dAttended.data + s * t * d + h * e
                 let p = probabilities.data + (s * heads + h) * t * t
                 let ds = dScores.data
+                if useBLAS {
+                    Self.headBackwardBLAS(t: t, e: e, d: d, scale: scale, q: q, k: k, v: v, p: p, g: g,
+                                          dq: dq, dk: dk, dv: dv, ds: ds)
+                    continue
+                }
                 // dV_h (T, E) = P_hᵀ (T, T) · G (T, E)
-                BLAS.gemm(transA: true, m: t, n: e, k: t, a: p, lda: t, b: g, ldb: d, c: dv, ldc: 3 * d)
+                kd_small_gemm(Int32(t), Int32(e), Int32(t), 1, p, 1, t, g, d, dv, 3 * d, 0)
                 // dP_h (T, T) = G (T, E) · V_hᵀ (E, T)
-                BLAS.gemm(transB: true, m: t, n: t, k: e, a: g, lda: d, b: v, ldb: 3 * d, c: ds, ldc: t)
-                Self.softmaxBackwardRows(probabilities: p, gradient: ds, rows: t, columns: t)
+                kd_transpose(Int32(t), Int32(e), v, 3 * d, transposed.data, t)
+                kd_small_gemm(Int32(t), Int32(t), Int32(e), 1, g, d, 1, transposed.data, t, ds, t, 0)
+                kd_softmax_backward_rows(p, ds, t, t)
                 // dQ_h (T, E) = dS (T, T) · K_h (T, E) / √E
-                BLAS.gemm(m: t, n: e, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * d, c: dq, ldc: 3 * d)
+                kd_small_gemm(Int32(t), Int32(e), Int32(t), scale, ds, t, 1, k, 3 * d, dq, 3 * d, 0)
                 // dK_h (T, E) = dSᵀ (T, T) · Q_h (T, E) / √E
-                BLAS.gemm(transA: true, m: t, n: e, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * d,
-                          c: dk, ldc: 3 * d)
+                kd_small_gemm(Int32(t), Int32(e), Int32(t), scale, ds, 1, t, q, 3 * d, dk, 3 * d, 0)
             }
         }
         inContext.parameterGradients = c.parameterGradients
         inContext.inputGradient = c.inputGradient
         return inProjection.backward(dqkv, inContext)
+    }
+
+    /// One head's backward through OpenBLAS, the path before the head kernels (``useBLAS``).
+    static func headBackwardBLAS(t: Int, e: Int, d: Int, scale: Float, q: UnsafeMutablePointer<Float>,
+                                 k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                                 p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>,
+                                 dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                 dv: UnsafeMutablePointer<Float>, ds: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(transA: true, m: t, n: e, k: t, a: p, lda: t, b: g, ldb: d, c: dv, ldc: 3 * d)
+        BLAS.gemm(transB: true, m: t, n: t, k: e, a: g, lda: d, b: v, ldb: 3 * d, c: ds, ldc: t)
+        softmaxBackwardRows(probabilities: p, gradient: ds, rows: t, columns: t)
+        BLAS.gemm(m: t, n: e, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * d, c: dq, ldc: 3 * d)
+        BLAS.gemm(transA: true, m: t, n: e, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * d, c: dk, ldc: 3 * d)
     }
 
     /// In-place softmax of each row, shifted by the row maximum so every exponent is ≤ 0 (no overflow,

@@ -72,7 +72,14 @@ public final class Tensor: @unchecked Sendable {
         count = n
     }
 
-    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+    /// Sets every element to `value`; a long tensor (a large layer's gradient zeroed before each training
+    /// step) is split over the cores as ``Parallel`` decides.
+    public func fill(_ value: Float) {
+        let p = data
+        Parallel.chunks(count: count, minimum: Parallel.minimumElements * 4) { r in
+            (p + r.lowerBound).update(repeating: value, count: r.count)
+        }
+    }
     public func zero() { fill(0) }
 
     public func copy() -> Tensor {

@@ -94,24 +94,37 @@ public final class SGD: Optimizer {
         let b = buffer.data
         // 8 lanes at a time: the scalar loop's Double sum of squares kept it from vectorising (fc1 of
         // vgg-s, 4.2 M weights, took longer than its gradient's copy). Same values, lane by lane;
-        // Δ² is summed in Float per block of 1024 and the blocks in Double.
-        var i = 0
-        while i + 8 <= n {
-            var block = SIMD8<Float>()
-            let end = min(n - (n - i) % 8, i + 1024)
-            while i < end {
-                let old = load8(w + i)
-                let d = load8(g + i) + wd * old
-                let buf = first ? d : mu * load8(b + i) + d
-                store8(buf, b + i)
-                let new = old - lr * (nesterov ? d + mu * buf : buf)
-                store8(new, w + i)
-                let delta = new - old
-                block += delta * delta
-                i += 8
+        // Δ² is summed in Float per block of 1024 and the blocks in Double, in block order. A large
+        // parameter's blocks are split over the cores (``Parallel``), each block's Float sum kept, and
+        // the Double sum taken afterwards in the same order, so the result does not depend on the split.
+        let wide = n - n % 8
+        let blockCount = (wide + Self.block - 1) / Self.block
+        if blockSums.count < blockCount { blockSums = [Float](repeating: 0, count: blockCount) }
+        let (nesterov, lr) = (self.nesterov, lr)
+        if blockCount > 0 { blockSums.withUnsafeMutableBufferPointer { sums in
+            let sp = sums.baseAddress!
+            Parallel.chunks(count: wide, alignment: Self.block, threads: threads) { range in
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    var block = SIMD8<Float>()
+                    let end = min(range.upperBound, i + Self.block)
+                    while i < end {
+                        let old = Self.load8(w + i)
+                        let d = Self.load8(g + i) + wd * old
+                        let buf = first ? d : mu * Self.load8(b + i) + d
+                        Self.store8(buf, b + i)
+                        let new = old - lr * (nesterov ? d + mu * buf : buf)
+                        Self.store8(new, w + i)
+                        let delta = new - old
+                        block += delta * delta
+                        i += 8
+                    }
+                    sp[(end - 1) / Self.block] = block.sum()
+                }
             }
-            sumSquares += Double(block.sum())
-        }
+            for k in 0..<blockCount { sumSquares += Double(sp[k]) }
+        } }
+        var i = wide
         while i < n {
             let old = w[i]
             let d = g[i] + wd * old
@@ -124,11 +137,19 @@ public final class SGD: Optimizer {
         return Float(sumSquares.squareRoot())
     }
 
-    @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    /// Elements per Float partial sum of Δ².
+    static let block = 1024
+    /// Per-block Float sums of Δ² of the parameter being updated (reused).
+    private var blockSums: [Float] = []
+    /// Threads for a large parameter's update: `nil` (the default) follows ``Parallel``; a number forces
+    /// that many (tests). The result is the same for any count.
+    public var threads: Int? = nil
+
+    @inline(__always) private static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    @inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) private static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
