@@ -34,9 +34,9 @@ struct ExperimentCommand: ParsableCommand {
         var shard: String?
         @Option(help: ArgumentHelp("The stage a shard runs: \(ShardStage.allCases.map(\.rawValue).joined(separator: ", ")). Without --shard, the whole stage (shard 1/1).", valueName: "stage"))
         var stage: ShardStage?
-        @Option(help: ArgumentHelp("Read this dataset instead of the file's 'data' (relative to the current folder), e.g. the real archive for a file written for a composite.", valueName: "path"))
+        @Option(help: ArgumentHelp("Read this dataset instead of the file's 'data' (relative to the current folder): the same experiment on another dataset its plugin reads.", valueName: "path"))
         var data: String?
-        @Option(name: .customLong("option"), help: ArgumentHelp("Set or replace one of the file's plugin options (repeatable), e.g. --option masks=segmentations.tgz.", valueName: "key=value"))
+        @Option(name: .customLong("option"), help: ArgumentHelp("Set or replace one of the file's plugin options (repeatable); `kd-tool plugins` lists each plugin's options.", valueName: "key=value"))
         var options: [String] = []
 
         func validate() throws {
