@@ -78,7 +78,7 @@ struct BenchCommand: ParsableCommand {
         switch workload {
         case .gemm:
             let r = GEMMBenchmark.run(size: 2048, repeats: max(repeats, 5))
-            print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) OpenBLAS threads, median of \(r.samples.count))")
+            print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) OpenBLAS threads, blas=\(BLAS.coreName), median of \(r.samples.count))")
         case .e1, .e2, .e3:
             let w = BenchmarkWorkload(rawValue: workload.rawValue)!
             FileHandle.standardError.write(Data("bench \(w): K = 16, T = \(steps), \(repeats) rounds of one sample per core after a warm-up…\n".utf8))
@@ -108,7 +108,7 @@ struct BenchCommand: ParsableCommand {
             }
             try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) blas=\(BLAS.coreName) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:
@@ -116,7 +116,7 @@ struct BenchCommand: ParsableCommand {
             let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution != .im2col, backend: convolution.backend,
                                               bfloat16: bf16)
             print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
-                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.epochSeconds.count) epochs)")
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, blas=\(BLAS.coreName), conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.epochSeconds.count) epochs)")
         }
     }
 

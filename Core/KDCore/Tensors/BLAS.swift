@@ -24,6 +24,12 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// The kernel family OpenBLAS chose when it was loaded (e.g. "Cooperlake", "Haswell"): from the CPU, or
+    /// from the environment variable `OPENBLAS_CORETYPE` when it is set. The bench lines print it: on an
+    /// AVX-512 machine the AVX2 "Haswell" kernels make the GEMM-bound workloads up to 1.4× slower
+    /// (Docs/Benchmarks.md).
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// The number of threads OpenBLAS may use for one call. When kd-tool runs samples in parallel on
     /// its own threads it sets this to 1 so the cores are not oversubscribed.
     public static var threads: Int {
