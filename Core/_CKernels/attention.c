@@ -6,33 +6,11 @@
 // operands all fit in the L1 cache. Compiled twice, for AVX2+FMA and for the baseline target, and picked at
 // run time from CPUID, like winograd.c (no package-wide compiler flags).
 #include "kd_attention.h"
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define KDA_X86 1
-#endif
+#include "cpu_features.h"
 
 typedef float v8 __attribute__((vector_size(32), aligned(4)));   // aligned(4): loads and stores may be unaligned
 
 #define KDA_MR 6
-
-static int kda_has_avx2_fma(void) {
-#ifdef KDA_X86
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v >= 0) return v;
-    unsigned a, b, c, d;
-    int ok = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 12)) && (c & (1u << 27)) && (c & (1u << 28))) {
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        if ((lo & 6) == 6 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5))) ok = 1;
-    }
-    __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
-    return ok;
-#else
-    return 0;
-#endif
-}
 
 /// One block of `mr` rows × 8·nv columns (nv = 1 or 2); mr and nv are constants after inlining, so the
 /// accumulators live in registers.
@@ -102,7 +80,7 @@ void gemm_body(int m, int n, int k, float alpha, const float *a, long rsa, long 
     }
 }
 
-#ifdef KDA_X86
+#ifdef KD_CPU_X86
 __attribute__((target("avx2,fma")))
 static void gemm_avx2(int m, int n, int k, float alpha, const float *a, long rsa, long csa, const float *b, long ldb,
                       float *c, long ldc, int accumulate) {
@@ -118,8 +96,8 @@ void kd_small_gemm(int m, int n, int k, float alpha, const float *a, long rsa, l
                    float *c, long ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
     if (k < 0) k = 0;
-#ifdef KDA_X86
-    if (kda_has_avx2_fma()) { gemm_avx2(m, n, k, alpha, a, rsa, csa, b, ldb, c, ldc, accumulate); return; }
+#ifdef KD_CPU_X86
+    if (kd_cpu_has_avx2(1)) { gemm_avx2(m, n, k, alpha, a, rsa, csa, b, ldb, c, ldc, accumulate); return; }
 #endif
     gemm_base(m, n, k, alpha, a, rsa, csa, b, ldb, c, ldc, accumulate);
 }
@@ -157,7 +135,7 @@ void transpose_body(int rows, int cols, const float *src, long lds, float *dst, 
     for (int r = rows8; r < rows; r++) for (int c = 0; c < cols8; c++) dst[c * ldd + r] = src[r * lds + c];
 }
 
-#ifdef KDA_X86
+#ifdef KD_CPU_X86
 __attribute__((target("avx2,fma")))
 static void transpose_avx2(int rows, int cols, const float *src, long lds, float *dst, long ldd) {
     transpose_body(rows, cols, src, lds, dst, ldd);
@@ -165,8 +143,8 @@ static void transpose_avx2(int rows, int cols, const float *src, long lds, float
 #endif
 
 void kd_transpose(int rows, int cols, const float *src, long lds, float *dst, long ldd) {
-#ifdef KDA_X86
-    if (kda_has_avx2_fma()) { transpose_avx2(rows, cols, src, lds, dst, ldd); return; }
+#ifdef KD_CPU_X86
+    if (kd_cpu_has_avx2(1)) { transpose_avx2(rows, cols, src, lds, dst, ldd); return; }
 #endif
     transpose_body(rows, cols, src, lds, dst, ldd);
 }

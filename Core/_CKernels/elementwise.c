@@ -3,10 +3,7 @@
 // No fused multiply–adds (contraction off), so each lane computes exactly what the Swift code computed.
 #include "kd_elementwise.h"
 #include <stdint.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define KDE_X86 1
-#endif
+#include "cpu_features.h"
 
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
@@ -16,25 +13,6 @@
 typedef float v8 __attribute__((vector_size(32), aligned(4)));     // unaligned loads and stores allowed
 typedef int32_t i8 __attribute__((vector_size(32), aligned(4)));
 typedef uint32_t u8 __attribute__((vector_size(32), aligned(4)));
-
-static int kde_has_avx2(void) {
-#ifdef KDE_X86
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v >= 0) return v;
-    unsigned a, b, c, d;
-    int ok = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28))) {
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        if ((lo & 6) == 6 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5))) ok = 1;
-    }
-    __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
-    return ok;
-#else
-    return 0;
-#endif
-}
 
 #define SPLAT(x) ((v8){(x), (x), (x), (x), (x), (x), (x), (x)})
 #define INLINE static inline __attribute__((always_inline))
@@ -244,11 +222,11 @@ INLINE void layernorm_backward_body(const float *dy, const float *normalized, co
 
 // MARK: - Dispatch: each entry point runs its body compiled for AVX2 when the CPU has it.
 
-#ifdef KDE_X86
+#ifdef KD_CPU_X86
 #define KDE_DISPATCH(name, params, args) \
     __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; } \
     static void name##_base params { name##_body args; }
-#define KDE_CALL(name, args) do { if (kde_has_avx2()) name##_avx2 args; else name##_base args; } while (0)
+#define KDE_CALL(name, args) do { if (kd_cpu_has_avx2(0)) name##_avx2 args; else name##_base args; } while (0)
 #else
 #define KDE_DISPATCH(name, params, args) static void name##_base params { name##_body args; }
 #define KDE_CALL(name, args) name##_base args

@@ -3,36 +3,12 @@
 // the baseline x86-64/ARM target, and picked at run time from CPUID (no package-wide compiler flags).
 #include "kd_kernels.h"
 #include <stdint.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define KD_X86 1
-#endif
+#include "cpu_features.h"
 
 typedef float v8 __attribute__((vector_size(32), aligned(4)));   // aligned(4): loads and stores may be unaligned
 
 #define KD_MAXC 4096
 static const float kd_zeros[KD_MAXC];   // the padding: a 4×4 patch's pixels outside the image read from here
-
-// MARK: - CPU dispatch
-
-static int kd_has_avx2_fma(void) {
-#ifdef KD_X86
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v >= 0) return v;
-    unsigned a, b, c, d;
-    int ok = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 12)) && (c & (1u << 27)) && (c & (1u << 28))) {
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        if ((lo & 6) == 6 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5))) ok = 1;
-    }
-    __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
-    return ok;
-#else
-    return 0;
-#endif
-}
 
 // MARK: - Input transform V = Bᵀ d B,  Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
 
@@ -71,7 +47,7 @@ void input_body(const float *x, int h, int w, int c, int tile0, int count, float
     }
 }
 
-#ifdef KD_X86
+#ifdef KD_CPU_X86
 __attribute__((target("avx2,fma")))
 static void input_avx2(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
     input_body(x, h, w, c, tile0, count, v, tileStride, ldv);
@@ -82,8 +58,8 @@ static void input_base(const float *x, int h, int w, int c, int tile0, int count
 }
 
 void kd_winograd_input(const float *x, int h, int w, int c, int tile0, int count, float *v, long tileStride, long ldv) {
-#ifdef KD_X86
-    if (kd_has_avx2_fma()) { input_avx2(x, h, w, c, tile0, count, v, tileStride, ldv); return; }
+#ifdef KD_CPU_X86
+    if (kd_cpu_has_avx2(1)) { input_avx2(x, h, w, c, tile0, count, v, tileStride, ldv); return; }
 #endif
     input_base(x, h, w, c, tile0, count, v, tileStride, ldv);
 }
@@ -119,7 +95,7 @@ void output_body(const float *m, long tileStride, long ldm, int h, int w, int c,
     }
 }
 
-#ifdef KD_X86
+#ifdef KD_CPU_X86
 __attribute__((target("avx2,fma")))
 static void output_avx2(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count, const float *bias, float *y) {
     output_body(m, tileStride, ldm, h, w, c, tile0, count, bias, y);
@@ -131,8 +107,8 @@ static void output_base(const float *m, long tileStride, long ldm, int h, int w,
 
 void kd_winograd_output(const float *m, long tileStride, long ldm, int h, int w, int c, int tile0, int count,
                         const float *bias, float *y) {
-#ifdef KD_X86
-    if (kd_has_avx2_fma()) { output_avx2(m, tileStride, ldm, h, w, c, tile0, count, bias, y); return; }
+#ifdef KD_CPU_X86
+    if (kd_cpu_has_avx2(1)) { output_avx2(m, tileStride, ldm, h, w, c, tile0, count, bias, y); return; }
 #endif
     output_base(m, tileStride, ldm, h, w, c, tile0, count, bias, y);
 }
@@ -183,15 +159,15 @@ void filter_body(const float *w, int co, int ci, float *u) {
     }
 }
 
-#ifdef KD_X86
+#ifdef KD_CPU_X86
 __attribute__((target("avx2,fma")))
 static void filter_avx2(const float *w, int co, int ci, float *u) { filter_body(w, co, ci, u); }
 #endif
 static void filter_base(const float *w, int co, int ci, float *u) { filter_body(w, co, ci, u); }
 
 void kd_winograd_filter(const float *w, int co, int ci, float *u) {
-#ifdef KD_X86
-    if (kd_has_avx2_fma()) { filter_avx2(w, co, ci, u); return; }
+#ifdef KD_CPU_X86
+    if (kd_cpu_has_avx2(1)) { filter_avx2(w, co, ci, u); return; }
 #endif
     filter_base(w, co, ci, u);
 }
