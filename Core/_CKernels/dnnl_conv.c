@@ -4,6 +4,7 @@
 // oneDNN's blocked layouts (nChw16c, ...), so their inputs and outputs are reordered on every call; direct
 // primitives read and write NHWC themselves and only their weights are reordered.
 #include "kd_kernels.h"
+#include "dnnl_shared.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -27,13 +28,17 @@ static pthread_once_t kd_engine_once = PTHREAD_ONCE_INIT;
 static void kd_engine_make(void) {
     if (dnnl_engine_create(&kd_engine, dnnl_cpu, 0) != dnnl_success) kd_engine = NULL;
 }
+dnnl_engine_t kd_dnnl_engine(void) {
+    pthread_once(&kd_engine_once, kd_engine_make);
+    return kd_engine;
+}
 
 // Debian's oneDNN runs on OpenMP (libgomp). The number of threads a primitive uses is the calling thread's
 // OpenMP setting when the primitive is created and run; it is set per calling thread, so two kd-tool
 // threads can each run single-threaded primitives without oversubscribing the cores. libgomp is loaded with
 // libdnnl, so its entry point is looked up rather than linked (Debian has no unversioned libgomp.so on the
 // default linker path).
-static void kd_omp_threads(int n) {
+void kd_dnnl_omp_threads(int n) {
     static void (*set)(int) = NULL;
     static int looked = 0;
     if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
@@ -44,15 +49,15 @@ static void kd_omp_threads(int n) {
 }
 
 static __thread dnnl_stream_t kd_stream;   // one per calling thread, kept for the thread's lifetime
-static dnnl_stream_t kd_thread_stream(void) {
-    if (!kd_stream && dnnl_stream_create(&kd_stream, kd_engine, dnnl_stream_default_flags) != dnnl_success)
+dnnl_stream_t kd_dnnl_thread_stream(void) {
+    if (!kd_stream && dnnl_stream_create(&kd_stream, kd_dnnl_engine(), dnnl_stream_default_flags) != dnnl_success)
         kd_stream = NULL;
     return kd_stream;
 }
 
-static size_t kd_floats(const dnnl_memory_desc_t *md) { return (dnnl_memory_desc_get_size(md) + 63) / 64 * 16; }
+size_t kd_dnnl_floats(const dnnl_memory_desc_t *md) { return (dnnl_memory_desc_get_size(md) + 63) / 64 * 16; }
 
-static int kd_reorder(dnnl_primitive_t *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+int kd_dnnl_reorder(dnnl_primitive_t *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
     *r = NULL;
     if (dnnl_memory_desc_equal(from, to)) return 1;
     dnnl_primitive_desc_t pd;
@@ -60,6 +65,17 @@ static int kd_reorder(dnnl_primitive_t *r, const dnnl_memory_desc_t *from, const
     dnnl_status_t s = dnnl_primitive_create(r, pd);
     dnnl_primitive_desc_destroy(pd);
     return s == dnnl_success;
+}
+
+dnnl_memory_t kd_dnnl_memory(const dnnl_memory_desc_t *md, void *data) {
+    dnnl_memory_t m = NULL;
+    if (dnnl_memory_create(&m, md, kd_engine, data) != dnnl_success) return NULL;
+    return m;
+}
+
+int kd_dnnl_run_reorder(dnnl_stream_t s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return dnnl_primitive_execute(r, s, 2, args) == dnnl_success;
 }
 
 void kd_dnnl_conv_destroy(kd_dnnl_conv *p) {
@@ -73,9 +89,8 @@ void kd_dnnl_conv_destroy(kd_dnnl_conv *p) {
 
 static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int bf16, int batch, int h, int w, int ci, int co, int k,
                                        int stride, int padding, int ho, int wo, int has_bias, int threads) {
-    pthread_once(&kd_engine_once, kd_engine_make);
-    if (!kd_engine || pass < 0 || pass > 2) return NULL;
-    kd_omp_threads(threads);
+    if (!kd_dnnl_engine() || pass < 0 || pass > 2) return NULL;
+    kd_dnnl_omp_threads(threads);
     int wino = algorithm == KD_DNNL_WINOGRAD;
     dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_dims_t sd = {batch, ci, h, w}, wd = {co, ci, k, k}, dd = {batch, co, ho, wo}, bd = {co};
@@ -142,18 +157,18 @@ static kd_dnnl_conv *kd_dnnl_conv_make(int pass, int algorithm, int bf16, int ba
         p->prim_out = *dnnl_primitive_desc_query_md(pd, qo, 0);
         p->bias = b_md;
         p->scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        ok = kd_reorder(&p->ra, &p->user_a, &p->prim_a) && kd_reorder(&p->rb, &p->user_b, &p->prim_b) &&
-             kd_reorder(&p->rout, &p->prim_out, &p->user_out) &&
+        ok = kd_dnnl_reorder(&p->ra, &p->user_a, &p->prim_a) && kd_dnnl_reorder(&p->rb, &p->user_b, &p->prim_b) &&
+             kd_dnnl_reorder(&p->rout, &p->prim_out, &p->user_out) &&
              dnnl_primitive_create(&p->conv, pd) == dnnl_success;
         // Workspace: the primitive-layout copies that differ from the user's, the bias gradient, scratchpad.
         // The weight gradient always goes through the workspace: it is added into the caller's sum.
         size_t off = 0;
-        p->off_a = off; if (p->ra) off += kd_floats(&p->prim_a);
-        p->off_b = off; if (p->rb) off += kd_floats(&p->prim_b);
-        p->off_out = off; if (p->rout || pass == 2) off += kd_floats(&p->prim_out);
-        p->off_user_out = off; if (p->rout && pass == 2) off += kd_floats(&p->user_out);
+        p->off_a = off; if (p->ra) off += kd_dnnl_floats(&p->prim_a);
+        p->off_b = off; if (p->rb) off += kd_dnnl_floats(&p->prim_b);
+        p->off_out = off; if (p->rout || pass == 2) off += kd_dnnl_floats(&p->prim_out);
+        p->off_user_out = off; if (p->rout && pass == 2) off += kd_dnnl_floats(&p->user_out);
         p->off_bias = off; if (pass == 2 && has_bias) off += (co + 15) / 16 * 16;
-        p->off_scratch = off; off += kd_floats(&p->scratch);
+        p->off_scratch = off; off += kd_dnnl_floats(&p->scratch);
         p->total = off;
     }
     if (fpd) dnnl_primitive_desc_destroy(fpd);
@@ -177,34 +192,23 @@ kd_dnnl_conv *kd_dnnl_conv_create(int pass, int algorithm, int batch, int h, int
 long kd_dnnl_conv_workspace(const kd_dnnl_conv *p) { return (long)p->total + 16; }
 const char *kd_dnnl_conv_implementation(const kd_dnnl_conv *p) { return p->impl; }
 
-static dnnl_memory_t kd_mem(const dnnl_memory_desc_t *md, void *data) {
-    dnnl_memory_t m = NULL;
-    if (dnnl_memory_create(&m, md, kd_engine, data) != dnnl_success) return NULL;
-    return m;
-}
-
-static int kd_run_reorder(dnnl_stream_t s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    return dnnl_primitive_execute(r, s, 2, args) == dnnl_success;
-}
-
 int kd_dnnl_conv_run(kd_dnnl_conv *p, const float *a, const float *b, const float *bias, float *out,
                      float *bias_out, float *workspace) {
-    dnnl_stream_t s = kd_thread_stream();
+    dnnl_stream_t s = kd_dnnl_thread_stream();
     if (!s) return 0;
-    kd_omp_threads(p->threads);
+    kd_dnnl_omp_threads(p->threads);
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    dnnl_memory_t ua = kd_mem(&p->user_a, (void *)a), ub = kd_mem(&p->user_b, (void *)b);
-    dnnl_memory_t pa = p->ra ? kd_mem(&p->prim_a, ws + p->off_a) : ua;
-    dnnl_memory_t pb = p->rb ? kd_mem(&p->prim_b, ws + p->off_b) : ub;
+    dnnl_memory_t ua = kd_dnnl_memory(&p->user_a, (void *)a), ub = kd_dnnl_memory(&p->user_b, (void *)b);
+    dnnl_memory_t pa = p->ra ? kd_dnnl_memory(&p->prim_a, ws + p->off_a) : ua;
+    dnnl_memory_t pb = p->rb ? kd_dnnl_memory(&p->prim_b, ws + p->off_b) : ub;
     float *out_data = (p->rout || p->pass == 2) ? ws + p->off_out : out;
-    dnnl_memory_t po = kd_mem(&p->prim_out, out_data);
-    dnnl_memory_t uo = p->rout ? kd_mem(&p->user_out, p->pass == 2 ? ws + p->off_user_out : out) : NULL;
-    dnnl_memory_t mb = p->has_bias ? kd_mem(&p->bias, p->pass == 2 ? ws + p->off_bias : (void *)bias) : NULL;
-    dnnl_memory_t sc = kd_mem(&p->scratch, ws + p->off_scratch);
+    dnnl_memory_t po = kd_dnnl_memory(&p->prim_out, out_data);
+    dnnl_memory_t uo = p->rout ? kd_dnnl_memory(&p->user_out, p->pass == 2 ? ws + p->off_user_out : out) : NULL;
+    dnnl_memory_t mb = p->has_bias ? kd_dnnl_memory(&p->bias, p->pass == 2 ? ws + p->off_bias : (void *)bias) : NULL;
+    dnnl_memory_t sc = kd_dnnl_memory(&p->scratch, ws + p->off_scratch);
     int ok = ua && ub && pa && pb && po && sc && (!p->rout || uo) && (!p->has_bias || mb);
-    if (ok && p->ra) ok = kd_run_reorder(s, p->ra, ua, pa);
-    if (ok && p->rb) ok = kd_run_reorder(s, p->rb, ub, pb);
+    if (ok && p->ra) ok = kd_dnnl_run_reorder(s, p->ra, ua, pa);
+    if (ok && p->rb) ok = kd_dnnl_run_reorder(s, p->rb, ub, pb);
     if (ok) {
         dnnl_exec_arg_t args[5];
         int n = 0;
@@ -226,7 +230,7 @@ int kd_dnnl_conv_run(kd_dnnl_conv *p, const float *a, const float *b, const floa
         args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sc};
         ok = dnnl_primitive_execute(p->conv, s, n, args) == dnnl_success;
     }
-    if (ok && p->rout) ok = kd_run_reorder(s, p->rout, po, uo);
+    if (ok && p->rout) ok = kd_dnnl_run_reorder(s, p->rout, po, uo);
     if (ok) ok = dnnl_stream_wait(s) == dnnl_success;
     if (ok && p->pass == 2) {
         const float *g = p->rout ? ws + p->off_user_out : ws + p->off_out;

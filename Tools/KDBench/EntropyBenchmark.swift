@@ -43,16 +43,26 @@ public enum EntropyBenchmark {
         for (_, l) in model.body.layers { walk(l) }
     }
 
+    /// Turns oneDNN layer chains (``Sequential/fusesDNNLChains``) on or off in every ``Sequential`` of `model`.
+    public static func setLayerChains(_ on: Bool, in model: Model) {
+        func walk(_ l: Layer) {
+            if let s = l as? Sequential { s.fusesDNNLChains = on }
+            for (_, child) in l.children { walk(child) }
+        }
+        walk(model.body)
+    }
+
     /// Runs one warm-up round (3 steps) and `repeats` timed rounds of `threads` samples in parallel, each
     /// with K = 16 and `steps` σ steps (200 = the standard workload).
     public static func run(_ w: BenchmarkWorkload, repeats: Int = 5, steps: Int = 200,
                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, winograd: Bool = true,
-                           backend: Conv2D.Backend? = nil, bfloat16: Bool = false,
+                           backend: Conv2D.Backend? = nil, bfloat16: Bool = false, layerChains: Bool = true,
                            progress: ((Int, Double) -> Void)? = nil) throws -> Result {
         precondition(w != .t1, "t1 is a training workload")
         let (model, tap, makeSample) = Workloads.entropyWorkload(w)
         setWinograd(winograd, in: model)
         if let backend { setBackend(backend, bfloat16: bfloat16, in: model) }
+        setLayerChains(layerChains, in: model)
         return try run(w, model: model, tap: tap, usefulGFLOPPerStep: w.usefulGFLOPPerStep, makeSample: makeSample,
                        repeats: repeats, steps: steps, threads: threads, progress: progress)
     }

@@ -54,6 +54,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --convolution dnnl or dnnl-direct: bfloat16 inputs to oneDNN's direct convolutions (float32 sums and outputs).")
     var bf16 = false
 
+    @Flag(help: "For e1 and image families: run every layer on its own instead of running consecutive oneDNN convolutions, ReLUs and max-pools as one oneDNN chain in its blocked layouts (the default for the σ step; the same numbers), for comparisons.")
+    var noLayerChains = false
+
     @Flag(help: "With --family: keep the network's BatchNorm layers as they are instead of folding them into the Linear or Conv2D before them (the default; same function, fewer passes), for comparisons.")
     var keepBatchNorm = false
 
@@ -99,16 +102,18 @@ struct BenchCommand: ParsableCommand {
                 name += " with \(family) at \(layer)"
                 EntropyBenchmark.setWinograd(convolution != .im2col, in: model)
                 if let b = convolution.backend { EntropyBenchmark.setBackend(b, bfloat16: bf16, in: model) }
+                EntropyBenchmark.setLayerChains(!noLayerChains, in: model)
                 r = try EntropyBenchmark.run(w, model: model, tap: layer, repeats: repeats, steps: steps,
                                              foldBatchNorm: !keepBatchNorm, progress: report)
                 if keepBatchNorm { name += " (BatchNorm kept)" }
             } else {
                 r = try EntropyBenchmark.run(w, repeats: repeats, steps: steps, winograd: convolution != .im2col,
-                                             backend: convolution.backend, bfloat16: bf16, progress: report)
+                                             backend: convolution.backend, bfloat16: bf16, layerChains: !noLayerChains,
+                                             progress: report)
             }
             try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) blas=\(BLAS.coreName) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) blas=\(BLAS.coreName) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : "") chains=\(noLayerChains ? "off" : "on"), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:

@@ -36,7 +36,7 @@ extension Conv2D {
     /// training ran at half the speed; see Docs/Benchmarks.md).
     func dnnlPlan(_ pass: Int32, inputShape xs: [Int]) -> DNNLPlans.Plan? {
         let ys = outputShape(for: xs)
-        let key = DNNLPlans.Key(pass: pass, algorithm: dnnlAlgorithm, batch: xs[0], height: xs[1], width: xs[2])
+        let key = DNNLConvKey(pass: pass, algorithm: dnnlAlgorithm, batch: xs[0], height: xs[1], width: xs[2])
         return dnnlPlans.plan(key) {
             kd_dnnl_conv_create(pass, key.algorithm, Int32(xs[0]), Int32(xs[1]), Int32(xs[2]), Int32(inputChannels),
                                 Int32(outputChannels), Int32(kernel), Int32(stride), Int32(padding), Int32(ys[1]),
@@ -125,40 +125,52 @@ extension Conv2D {
     }
 }
 
-/// The oneDNN plans of one ``Conv2D``, one per pass, algorithm and input shape (of one thread's block), made on
-/// first use and destroyed with the layer. Threads share plans (oneDNN primitives may run concurrently;
-/// each call brings its own workspace from its ``LayerContext``). At most ``capacity`` plans are kept;
-/// beyond that a plan is made for one call and destroyed after it.
-final class DNNLPlans: @unchecked Sendable {
-    struct Key: Hashable {
-        var pass: Int32, algorithm: Int32, batch: Int, height: Int, width: Int
-    }
-
+/// The oneDNN plans of one ``Conv2D`` (one per pass, algorithm and input shape of one thread's block), or
+/// the oneDNN chains of one ``Sequential`` (one per run of layers and input shape), made on first use and
+/// destroyed with their owner. Threads share plans (oneDNN primitives may run concurrently; each call
+/// brings its own workspace from its ``LayerContext``). At most ``capacity`` plans are kept; beyond that a
+/// plan is made for one call and destroyed after it.
+final class DNNLCache<Key: Hashable>: @unchecked Sendable {
     /// A plan for one call; `release()` destroys it when it was not kept.
     struct Plan {
         let pointer: OpaquePointer
         let kept: Bool
-        func release() { if !kept { kd_dnnl_conv_destroy(pointer) } }
+        let destroy: @Sendable (OpaquePointer) -> Void
+        func release() { if !kept { destroy(pointer) } }
     }
 
-    static let capacity = 24
+    static var capacity: Int { 24 }
     private let lock = NSLock()
+    private let destroy: @Sendable (OpaquePointer) -> Void
     /// nil values: oneDNN has no fast implementation for that key (not asked again).
     private var plans: [Key: OpaquePointer?] = [:]
+
+    init(destroy: @escaping @Sendable (OpaquePointer) -> Void) { self.destroy = destroy }
 
     func plan(_ key: Key, make: () -> OpaquePointer?) -> Plan? {
         lock.lock()
         defer { lock.unlock() }
-        if let known = plans[key] { return known.map { Plan(pointer: $0, kept: true) } }
+        if let known = plans[key] { return known.map { Plan(pointer: $0, kept: true, destroy: destroy) } }
         let made = make()
         if plans.count < Self.capacity {
             plans[key] = made
-            return made.map { Plan(pointer: $0, kept: true) }
+            return made.map { Plan(pointer: $0, kept: true, destroy: destroy) }
         }
-        return made.map { Plan(pointer: $0, kept: false) }
+        return made.map { Plan(pointer: $0, kept: false, destroy: destroy) }
     }
 
     deinit {
-        for case let p? in plans.values { kd_dnnl_conv_destroy(p) }
+        for case let p? in plans.values { destroy(p) }
     }
+}
+
+/// The key of a ``Conv2D``'s plans.
+struct DNNLConvKey: Hashable {
+    var pass: Int32, algorithm: Int32, batch: Int, height: Int, width: Int
+}
+
+typealias DNNLPlans = DNNLCache<DNNLConvKey>
+
+extension DNNLCache where Key == DNNLConvKey {
+    static func forConvolutions() -> DNNLPlans { DNNLPlans { kd_dnnl_conv_destroy($0) } }
 }

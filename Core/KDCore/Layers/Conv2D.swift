@@ -56,7 +56,7 @@ public final class Conv2D: Layer {
 
     /// How the products are computed (``Backend``; oneDNN by default). Plans are kept in `dnnlPlans`.
     public var backend: Backend = .dnnl
-    let dnnlPlans = DNNLPlans()
+    let dnnlPlans = DNNLPlans.forConvolutions()
     /// With a oneDNN backend: products with bfloat16 inputs and float32 sums (direct kernels; off by default).
     public var dnnlBFloat16 = false
 

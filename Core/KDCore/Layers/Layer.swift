@@ -46,6 +46,9 @@ public final class LayerContext: @unchecked Sendable {
     public var saved: [Tensor?] = []
     /// Integer state saved by forward (e.g. max-pool arg-max indices).
     public var indices: [Int32] = []
+    /// Set by a ``Sequential`` whose forward ran this layer inside a oneDNN chain (its backward then runs
+    /// the chain's backward); nil when the layer ran on its own.
+    var fusedRun: FusedRun? = nil
     /// Contexts of a composite layer's children, in the order of `Layer.children`.
     public var children: [LayerContext] = []
     private var slots: [Tensor] = []

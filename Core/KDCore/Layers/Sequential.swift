@@ -5,6 +5,10 @@
 public final class Sequential: Layer {
     public let kind = "sequential"
     public private(set) var layers: [(String, Layer)]
+    /// Whether runs of oneDNN convolutions, ReLUs and max-pools run as oneDNN chains when only input
+    /// gradients are wanted (on by default; the same numbers as layer by layer, see Sequential+DNNL.swift).
+    public var fusesDNNLChains = true
+    let dnnlChains = DNNLCache<DNNLChainKey>.forChains()
 
     public init(_ layers: [(String, Layer)]) {
         let names = layers.map(\.0)
@@ -20,14 +24,26 @@ public final class Sequential: Layer {
 
     public func index(of name: String) -> Int? { layers.firstIndex { $0.0 == name } }
 
-    /// Runs layers `range` (indices into `layers`).
+    /// Runs layers `range` (indices into `layers`). When the context is not training and wants no parameter
+    /// gradients (`c.parameterGradients` false before the forward: the entropy engine, gradient
+    /// explanations), runs of oneDNN convolutions, ReLUs and max-pools go through one oneDNN chain each
+    /// (``fusesDNNLChains``; Sequential+DNNL.swift).
     public func forward(_ x: Tensor, _ c: LayerContext, range: Range<Int>) -> Tensor {
         var h = x
-        for i in range {
+        let fuse = fusesDNNLChains && !c.training && !c.parameterGradients
+        var i = range.lowerBound
+        while i < range.upperBound {
             let lc = c.children[i]
             lc.training = c.training
             lc.validLengths = c.validLengths
+            if fuse, let run = fusableRun(at: i, within: range), let y = forwardChain(h, c, run: run) {
+                h = y
+                i = run.upperBound
+                continue
+            }
+            lc.fusedRun = nil
             h = layers[i].1.forward(h, lc)
+            i += 1
         }
         return h
     }
@@ -36,11 +52,29 @@ public final class Sequential: Layer {
     /// layer of the range is skipped when `c.inputGradient` is false.
     public func backward(_ dy: Tensor, _ c: LayerContext, range: Range<Int>) -> Tensor {
         var g = dy
-        for i in range.reversed() {
+        var i = range.upperBound - 1
+        while i >= range.lowerBound {
             let lc = c.children[i]
+            if let record = lc.fusedRun {
+                let bottom = max(record.layers.lowerBound, range.lowerBound)
+                let wantInput = bottom == range.lowerBound ? c.inputGradient : true
+                if !c.parameterGradients,
+                   let dx = backwardChain(g, c, record: record, top: i, bottom: bottom, wantInput: wantInput) {
+                    g = dx
+                    i = bottom - 1
+                    continue
+                }
+                // Parameter gradients after all (or a oneDNN error): the run's layers forward again, one by one.
+                var h = record.input
+                for j in record.layers {
+                    c.children[j].fusedRun = nil
+                    h = layers[j].1.forward(h, c.children[j])
+                }
+            }
             lc.parameterGradients = c.parameterGradients
             lc.inputGradient = (i == range.lowerBound) ? c.inputGradient : true
             g = layers[i].1.backward(g, lc)
+            i -= 1
         }
         return g
     }

@@ -57,6 +57,41 @@ const char *kd_dnnl_conv_implementation(const kd_dnnl_conv *plan);
 int kd_dnnl_conv_run(kd_dnnl_conv *plan, const float *a, const float *b, const float *bias, float *out,
                      float *bias_out, float *workspace);
 
+// MARK: - oneDNN layer chains (dnnl_chain.c)
+// A chain runs consecutive convolution / ReLU / max-pooling layers inside oneDNN for the input gradient
+// only (frozen weights): activations stay in oneDNN's blocked layouts between layers, a ReLU after a
+// convolution is done by the convolution itself, and only the chain's input and output are kd-tool's NHWC.
+// One chain = one batch size and input shape; it runs on the calling thread (one OpenMP thread).
+
+typedef struct kd_dnnl_chain kd_dnnl_chain;
+
+enum { KD_CHAIN_CONV = 0, KD_CHAIN_RELU = 1, KD_CHAIN_MAXPOOL = 2 };
+
+/// One layer of a chain. conv: `channels` outputs, square `kernel`, `stride`, `padding`, `has_bias`,
+/// `algorithm` KD_DNNL_DIRECT or KD_DNNL_WINOGRAD (weights (co, k, k, ci)); maxpool: `kernel`, `stride`, no
+/// padding; relu: nothing.
+typedef struct {
+    int kind, channels, kernel, stride, padding, has_bias, algorithm;
+} kd_chain_layer;
+
+/// NULL when oneDNN cannot run every layer with a fast implementation (the caller then runs the layers one
+/// by one). Input x is (batch, h, w, c).
+kd_dnnl_chain *kd_dnnl_chain_create(const kd_chain_layer *layers, int count, int batch, int h, int w, int c);
+void kd_dnnl_chain_destroy(kd_dnnl_chain *chain);
+/// Floats of workspace a forward and the backward after it share (the same workspace for both).
+long kd_dnnl_chain_workspace(const kd_dnnl_chain *chain);
+/// oneDNN's implementation of a layer's forward (backward = 0) or input-gradient (1) pass; "" for a ReLU
+/// done by its convolution.
+const char *kd_dnnl_chain_implementation(const kd_dnnl_chain *chain, int layer, int backward);
+/// y (NHWC) = the chain applied to x (NHWC). weights[i] and biases[i] belong to layer i (NULL for the others
+/// and for a convolution without bias). Keeps in the workspace what the backward needs. 0 on error.
+int kd_dnnl_chain_forward(kd_dnnl_chain *chain, const float *x, const float *const *weights,
+                          const float *const *biases, float *y, float *workspace);
+/// The input gradient through layers [down, upto) after a forward with the same workspace: dy is the
+/// gradient at the output of layer upto − 1, dx receives the gradient at the input of layer `down` (both
+/// NHWC). dx NULL: layer `down` is skipped (its input gradient is not wanted). 0 on error.
+int kd_dnnl_chain_backward(kd_dnnl_chain *chain, int down, int upto, const float *dy, float *dx, float *workspace);
+
 #ifdef __cplusplus
 }
 #endif
