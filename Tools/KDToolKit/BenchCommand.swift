@@ -54,6 +54,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --convolution dnnl or dnnl-direct: bfloat16 inputs to oneDNN's direct convolutions (float32 sums and outputs).")
     var bf16 = false
 
+    @Option(help: "The library for matrix products: onednn (the default; oneDNN's sgemm, its kernels chosen from the CPU) or openblas (OpenBLAS, with the kernel family it chose or OPENBLAS_CORETYPE names). Default: the KD_GEMM environment variable, else onednn.")
+    var gemm: String?
+
     @Flag(help: "For e1 and image families: run every layer on its own instead of running consecutive oneDNN convolutions, ReLUs and max-pools as one oneDNN chain in its blocked layouts (the default for the σ step; the same numbers), for comparisons.")
     var noLayerChains = false
 
@@ -78,10 +81,16 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let gemm {
+            guard let library = BLAS.Library(rawValue: gemm.lowercased()) else {
+                throw ValidationError("--gemm takes \(BLAS.Library.allCases.map(\.rawValue).joined(separator: " or ")), got '\(gemm)'")
+            }
+            BLAS.library = library
+        }
         switch workload {
         case .gemm:
             let r = GEMMBenchmark.run(size: 2048, repeats: max(repeats, 5))
-            print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) OpenBLAS threads, blas=\(BLAS.coreName), median of \(r.samples.count))")
+            print(String(format: "gemm: %.1f GFLOP/s", r.gflops) + "  (sgemm 2048³, \(BLAS.threads) threads, gemm=\(BLAS.description), median of \(r.samples.count))")
         case .e1, .e2, .e3:
             let w = BenchmarkWorkload(rawValue: workload.rawValue)!
             FileHandle.standardError.write(Data("bench \(w): K = 16, T = \(steps), \(repeats) rounds of one sample per core after a warm-up…\n".utf8))
@@ -113,7 +122,7 @@ struct BenchCommand: ParsableCommand {
             }
             try checkEntropies(r.entropies, name: name)
             var line = String(format: "\(name): %.3f s/sample, %.1f GFLOP/s useful", r.secondsPerSample, r.usefulGFLOPs)
-            line += "  (K=16 T=\(r.steps) threads=\(r.threads) blas=\(BLAS.coreName) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : "") chains=\(noLayerChains ? "off" : "on"), median of \(r.roundSeconds.count) rounds)"
+            line += "  (K=16 T=\(r.steps) threads=\(r.threads) gemm=\(BLAS.description) sigma-param=log conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : "") chains=\(noLayerChains ? "off" : "on"), median of \(r.roundSeconds.count) rounds)"
             if steps != 200 { line += " [not the standard T=200]" }
             print(line)
         case .t1:
@@ -121,7 +130,7 @@ struct BenchCommand: ParsableCommand {
             let r = try TrainingBenchmark.run(repeats: repeats, winograd: convolution != .im2col, backend: convolution.backend,
                                               bfloat16: bf16)
             print(String(format: "t1: %.1f samples/s, %.1f GFLOP/s", r.samplesPerSecond, r.gflops)
-                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) OpenBLAS threads, blas=\(BLAS.coreName), conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.epochSeconds.count) epochs)")
+                  + "  (vgg-s, batch 64, SGD lr 0.01 momentum 0.9, \(BLAS.threads) threads, gemm=\(BLAS.description), conv=\(convolution == .auto ? "auto (dnnl)" : convolution.rawValue)\(bf16 ? " bf16" : ""), median of \(r.epochSeconds.count) epochs)")
         }
     }
 

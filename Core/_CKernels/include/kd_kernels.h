@@ -92,6 +92,12 @@ int kd_dnnl_chain_forward(kd_dnnl_chain *chain, const float *x, const float *con
 /// NHWC). dx NULL: layer `down` is skipped (its input gradient is not wanted). 0 on error.
 int kd_dnnl_chain_backward(kd_dnnl_chain *chain, int down, int upto, const float *dy, float *dx, float *workspace);
 
+// MARK: - oneDNN matrix products (dnnl_gemm.c)
+/// C = alpha · op(A) · op(B) + beta · C, row-major (op(A) m × k, op(B) k × n), on oneDNN's sgemm with one
+/// thread (the caller splits large products over its own threads). 0 when oneDNN reports an error.
+int kd_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                  const float *b, long ldb, float beta, float *c, long ldc);
+
 #ifdef __cplusplus
 }
 #endif

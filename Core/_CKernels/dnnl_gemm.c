@@ -1,0 +1,10 @@
+// Matrix products on oneDNN's sgemm (see include/kd_kernels.h, "oneDNN matrix products"). oneDNN picks its
+// kernels from the CPU at run time (AVX-512 where the CPU has it), independently of OpenBLAS's kernel family.
+#include "kd_kernels.h"
+#include "dnnl_shared.h"
+
+int kd_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                  const float *b, long ldb, float beta, float *c, long ldc) {
+    kd_dnnl_omp_threads(1);
+    return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+}
