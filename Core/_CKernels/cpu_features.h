@@ -10,5 +10,7 @@
 
 /// 1 when the CPU has AVX2 and the OS saves the YMM registers; with `need_fma`, FMA3 as well. Cached.
 int kd_cpu_has_avx2(int need_fma);
+/// 1 when the CPU has AVX-512F and the OS saves the ZMM and opmask registers. Cached.
+int kd_cpu_has_avx512f(void);
 
 #endif

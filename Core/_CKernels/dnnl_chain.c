@@ -32,6 +32,10 @@ struct kd_dnnl_chain {
     int count;
     kd_chain_op *ops;
     dnnl_primitive_t r_out;   // the last layer's output → the user's NHWC y
+    // The first layer's input gradient through kd_small_conv_input_gradient (small_conv.c): a convolution
+    // with few input channels whose ReLU is fused and whose output is NHWC. Its weights as given (off_w0).
+    int small0, pad0;
+    size_t off_w0, off_small;
     size_t off_scratch, total;
 };
 
@@ -270,6 +274,18 @@ kd_dnnl_chain *kd_dnnl_chain_create(const kd_chain_layer *layers, int count, int
         o->off_diff = off; off += kd_dnnl_floats(&o->diff_src);
         o->off_tmp = off; if (o->r_mid || o->r_entry) off += kd_dnnl_floats(&o->diff_dst);
     }
+    if (ok && count >= 2 && c->ops[0].kind == KD_CHAIN_CONV && c->ops[1].fused &&
+        dnnl_memory_desc_equal(&c->ops[0].dst, &c->ops[0].user_out) &&
+        dnnl_memory_desc_equal(&c->ops[1].diff_dst, &c->ops[1].user_out) &&
+        kd_small_conv_supported(c->ops[0].ci, c->ops[0].co, c->ops[0].k, layers[0].stride, layers[0].padding)) {
+        kd_chain_op *o = &c->ops[0];
+        c->small0 = 1;
+        c->pad0 = layers[0].padding;
+        c->off_w0 = off; off += ((size_t)o->co * o->k * o->k * o->ci + 15) / 16 * 16;
+        c->off_small = off;
+        off += (size_t)kd_small_conv_workspace((int)o->user_out.dims[2], (int)o->user_out.dims[3], o->ci, o->co, o->k);
+        off = (off + 15) / 16 * 16;
+    }
     c->off_scratch = off;
     c->total = off + scratch;
     if (ok) ok = kd_dnnl_reorder(&c->r_out, &c->ops[count - 1].dst, &c->ops[count - 1].user_out);
@@ -319,6 +335,7 @@ int kd_dnnl_chain_forward(kd_dnnl_chain *c, const float *x, const float *const *
             if (!weights[i] || (o->has_bias && !biases[i])) return 0;
             ok = kd_move(s, o->rw_fwd, &o->w_user, weights[i], &o->w_fwd, ws + o->off_wf) &&
                  kd_move(s, o->rw_bwd, &o->w_user, weights[i], &o->w_bwd, ws + o->off_wb);
+            if (i == 0 && c->small0) memcpy(ws + c->off_w0, weights[0], dnnl_memory_desc_get_size(&o->w_user));
             kd_arg a[5] = {{DNNL_ARG_SRC, &o->src, (void *)src}, {DNNL_ARG_WEIGHTS, &o->w_fwd, ws + o->off_wf},
                            {DNNL_ARG_DST, &o->dst, dst}, {DNNL_ARG_SCRATCHPAD, &o->scratch_f, scratch},
                            {DNNL_ARG_BIAS, &o->bias, (void *)biases[i]}};
@@ -345,6 +362,8 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *c, int down, int upto, const float *dy
     kd_dnnl_omp_threads(1);
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), *scratch = ws + c->off_scratch;
     int lowest = dx ? down : down + 1, ok = 1;
+    int small = c->small0 && down == 0 && dx && upto >= 2;
+    if (small) lowest = 2;
     const float *g = dy;   // the gradient at the current layer's output, in layout *g_md
     const dnnl_memory_desc_t *g_md = &c->ops[upto - 1].user_out;
     for (int i = upto - 1; ok && i >= lowest; i--) {
@@ -370,6 +389,15 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *c, int down, int upto, const float *dy
         }
         if (ok && i == down && o->r_exit) ok = kd_move(s, o->r_exit, &o->diff_src, out, &o->user_in, dx);
         g = out; g_md = &o->diff_src;
+    }
+    if (ok && small) {
+        // The gradient at the ReLU's output in NHWC, then the ReLU and the first convolution in one kernel.
+        kd_chain_op *o0 = &c->ops[0], *o1 = &c->ops[1];
+        if (upto > 2 && o1->r_mid) { ok = kd_move(s, o1->r_mid, g_md, g, &o1->diff_dst, ws + o1->off_tmp); g = ws + o1->off_tmp; }
+        ok = ok && dnnl_stream_wait(s) == dnnl_success &&
+             kd_small_conv_input_gradient(g, ws + o0->off_dst, ws + c->off_w0, (int)o0->user_in.dims[0], (int)o0->user_in.dims[2],
+                                          (int)o0->user_in.dims[3], o0->ci, o0->co, o0->k, c->pad0, dx, ws + c->off_small);
+        return ok;
     }
     return ok && dnnl_stream_wait(s) == dnnl_success;
 }

@@ -6,8 +6,10 @@ import _TestSupport
 // Shape key: (B, H, W, C) images, NHWC; layers as in Sequential+DNNL.swift.
 
 /// oneDNN layer chains (Sequential+DNNL.swift, Core/_CKernels/dnnl_chain.c) against the same layers run one
-/// by one: forward outputs and input gradients must be *identical* (the chain makes the primitives the
-/// layer-by-layer path makes, and ReLU and max-pooling are exact), on one and two threads, for whole and
+/// by one: forward outputs and gradients above the first layer must be *identical* (the chain makes the
+/// primitives the layer-by-layer path makes, and ReLU and max-pooling are exact); the gradient at the input
+/// of a first layer with 3 channels comes from kd-tool's own kernel (small_conv.c, where the CPU has
+/// AVX-512) and agrees to float32 rounding (2e-5 of its largest value). On one and two threads, for whole and
 /// partial backward ranges, with ReLUs fused into convolutions and on their own, a pool whose window does
 /// not tile its input (no chain: the layers run one by one), and parameter gradients asked for after a
 /// fused forward (the run is recomputed layer by layer).
@@ -39,8 +41,16 @@ import _TestSupport
         return c
     }
 
+    /// Identical, or within rounding at the network's input (see the suite's comment).
+    static func expectSame(_ a: [Float], _ b: [Float], input: Bool, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        if !input { #expect(a == b, "\(what)", sourceLocation: sourceLocation); return }
+        let scale = b.map(abs).max() ?? 0
+        #expect(scale > 0, "\(what): all zero", sourceLocation: sourceLocation)
+        expectClose(a, b, rtol: 0, atol: 2e-5 * scale, what, sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: [1, 2])
-    func forwardAndInputGradientAreIdentical(_ threads: Int) throws {
+    func forwardAndInputGradientAgree(_ threads: Int) throws {
         let (chained, plain) = Self.pair(seed: 4100, threads: threads)
         let x = randomTensor([4, 16, 16, 3], seed: 4101)
         let dy = randomTensor([4, 10], seed: 4102)
@@ -55,7 +65,7 @@ import _TestSupport
             results.append([y, dx])
         }
         #expect(results[0][0] == results[1][0], "forward output")
-        #expect(results[0][1] == results[1][1], "input gradient")
+        Self.expectSame(results[0][1], results[1][1], input: true, "input gradient")
         #expect(results[1][1].contains { $0 != 0 })
         // The chain really ran: the run c1…r4 has one, with no reference (slow) implementation in it.
         let c = Self.frozenContext(chained)
@@ -82,7 +92,7 @@ import _TestSupport
                 let dy = randomTensor(h.shape, seed: 4112 + UInt64(top))
                 outs.append(s.backward(dy, c, range: bottom..<(top + 1)).array)
             }
-            #expect(outs[0] == outs[1], "backward \(top) down to \(bottom)")
+            Self.expectSame(outs[0], outs[1], input: bottom == 0, "backward \(top) down to \(bottom)")
         }
     }
 

@@ -98,6 +98,18 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *chain, int down, int upto, const float
 int kd_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                   const float *b, long ldb, float beta, float *c, long ldc);
 
+// MARK: - Input gradient of a convolution with few input channels (small_conv.c)
+/// Whether this CPU and shape can use kd_small_conv_input_gradient: AVX-512F, 1–4 input channels, 16, 32,
+/// 48 or 64 output channels, stride 1, padding below the kernel size.
+int kd_small_conv_supported(int ci, int co, int k, int stride, int padding);
+/// Floats of workspace for one call.
+long kd_small_conv_workspace(int ho, int wo, int ci, int co, int k);
+/// dx (batch, h, w, ci) = the input gradient of a stride-1 convolution (weights (co, k, k, ci), `padding`)
+/// for dy (batch, ho, wo, co), through the ReLU whose output is relu_out (same shape as dy) when it is not
+/// NULL. Overwrites dx. 0 when not supported.
+int kd_small_conv_input_gradient(const float *dy, const float *relu_out, const float *weights, int batch, int h, int w,
+                                 int ci, int co, int k, int padding, float *dx, float *workspace);
+
 #ifdef __cplusplus
 }
 #endif
