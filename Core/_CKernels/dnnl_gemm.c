@@ -8,3 +8,9 @@ int kd_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
     kd_dnnl_omp_threads(1);
     return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
 }
+
+int kd_dnnl_has_bf16(void) {
+    // oneDNN's ISA levels are nested bit sets: avx512_core_bf16 includes every bit of the levels below it.
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}

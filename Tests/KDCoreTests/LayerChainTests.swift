@@ -143,3 +143,42 @@ import _TestSupport
         #expect(c.children.allSatisfy { $0.fusedRun == nil })
     }
 }
+
+/// `LayerContext.bfloat16` (the entropy engine's `precision: bf16`): oneDNN convolutions take bfloat16
+/// inputs (float32 sums), so results move by bfloat16 rounding (~0.4 % of a value) but no further; runs of
+/// layers are not chained; float32 settings keep the summary (and so the stored maps' key) they had.
+@Suite struct BFloat16PrecisionTests {
+    @Test func convolutionsRoundInBFloat16() throws {
+        try #require(BLAS.nativeBFloat16, "this CPU has no native bfloat16 products")
+        var g = SeededGenerator(seed: 4200)
+        let conv = Conv2D(16, 32, kernel: 3, padding: 1, generator: &g)
+        let x = randomTensor([2, 8, 8, 16], seed: 4201)
+        var outs: [[Float]] = []
+        for bf16 in [false, true] {
+            let c = conv.makeContext()
+            c.bfloat16 = bf16
+            c.parameterGradients = false
+            outs.append(conv.forward(x, c).array)
+        }
+        let scale = outs[0].map(abs).max() ?? 0
+        let worst = zip(outs[0], outs[1]).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst > 0, "bf16 gave exactly the float32 result: the bf16 path did not run")
+        #expect(worst < 2e-2 * scale, "bf16 result off by \(worst) (scale \(scale))")
+    }
+
+    @Test func precisionIsNamedOnlyWhenBFloat16() throws {
+        var s = EntropySettings()
+        let fp32 = s.summary
+        #expect(!fp32.contains("precision"))
+        s.precision = .float32
+        #expect(s.summary == fp32)
+        s.precision = .bfloat16
+        #expect(s.summary == fp32 + " precision=bf16")
+        // A study.json written before the setting existed still reads (nil = fp32).
+        let old = try JSONEncoder().encode(EntropySettings())
+        var object = try #require(JSONSerialization.jsonObject(with: old) as? [String: Any])
+        object.removeValue(forKey: "precision")
+        let back = try JSONDecoder().decode(EntropySettings.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(back.precision == nil && back.summary == fp32)
+    }
+}

@@ -75,7 +75,8 @@ struct AnalyzeCommand: ParsableCommand {
         }
         let experiment = try StudyRunner.experiment(plugin: chosen, data: data, options: options, config: config,
                                                     seeds: study.seedList(base: config.seed), output: output, command: "kd-tool analyze")
-        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators)
+        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators,
+                            comparePrecision: study.comparePrecision)
     }
 }
 

@@ -46,12 +46,13 @@ enum EstimatorComparison {
         var spearman: [(network: String, epoch: Int, input: String, value: Double?)]
     }
 
-    /// Runs the other estimator in `folder` (a finished study of `outcome`) and compares every stored map.
-    static func compare(seed: UInt64, folder: URL, outcome: Study.Outcome, family: ModelFamily, data: DatasetSource,
-                        log: @escaping (String) -> Void) throws -> SeedResult {
+    /// Runs the other estimator in `folder` (a finished study of `outcome`) and compares every stored map;
+    /// or, with `second`, those engine settings instead (`--compare-precision`: the same estimator in bf16).
+    static func compare(seed: UInt64, folder: URL, outcome: Study.Outcome, second: EntropySettings? = nil,
+                        family: ModelFamily, data: DatasetSource, log: @escaping (String) -> Void) throws -> SeedResult {
         var c = outcome.config
-        c.entropy = Estimator.of(c.entropy).other.settings(from: c.entropy)
-        log("seed \(seed): the other estimator (\(c.entropy.summary)) on the same inputs and checkpoints")
+        c.entropy = second ?? Estimator.of(c.entropy).other.settings(from: c.entropy)
+        log("seed \(seed): \(second == nil ? "the other estimator" : "again") (\(c.entropy.summary)) on the same inputs and checkpoints")
         let study = try Study(config: c, family: family, data: data, folder: folder)
         study.log = { log("  " + $0) }
         let second = try study.run()
@@ -85,9 +86,9 @@ enum EstimatorComparison {
         var quartiles: (Double, Double, Double)?
     }
 
-    static func agreement(_ values: [Double?]) -> Agreement {
+    static func agreement(_ values: [Double?], threshold: Double = EstimatorAgreement.agreementThreshold) -> Agreement {
         let defined = values.compactMap { $0 }.sorted()
-        let agreeing = defined.filter { $0 >= EstimatorAgreement.agreementThreshold }.count
+        let agreeing = defined.filter { $0 >= threshold }.count
         return Agreement(maps: values.count, undefined: values.count - defined.count, agreeing: agreeing,
                          fraction: values.isEmpty ? 0 : Double(agreeing) / Double(values.count),
                          quartiles: defined.isEmpty ? nil : (Uncertainty.quantile(defined, 0.25), Uncertainty.quantile(defined, 0.5),

@@ -48,6 +48,7 @@ struct QuickstartCommand: ParsableCommand {
         let folder = output ?? (name == nil ? "kd-runs/quickstart" : "kd-runs/quickstart-\(defaultRun.name)")
         let experiment = try StudyRunner.experiment(plugin: plugin, data: path, options: defaultRun.options, config: config,
                                                     seeds: study.seedList(base: config.seed, default: Self.defaultSeeds), output: folder, command: "kd-tool quickstart \(defaultRun.name)")
-        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators)
+        try StudyRunner.run(experiment, registry: registry, compareEstimators: study.compareEstimators,
+                            comparePrecision: study.comparePrecision)
     }
 }

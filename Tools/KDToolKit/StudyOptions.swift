@@ -5,6 +5,7 @@ import KDCore
 extension EntropySettings.Parameterization: ExpressibleByArgument {}
 extension EntropySettings.FeatureTransform: ExpressibleByArgument {}
 extension EntropySettings.Reduction: ExpressibleByArgument {}
+extension EntropySettings.Precision: ExpressibleByArgument {}
 extension BaselineEntropy: ExpressibleByArgument {}
 extension WeightDistanceDefinition: ExpressibleByArgument {}
 extension WeightScope: ExpressibleByArgument {}
@@ -42,6 +43,10 @@ struct StudyOptions: ParsableArguments {
     var estimator: Estimator?
     @Flag(help: "After the study, compute every map again with the other estimator on the same inputs and checkpoints and print the agreement (Spearman per map) and both estimators' rows (estimators.txt).")
     var compareEstimators = false
+    @Option(help: "Precision of the σ step's convolutions: fp32 (default) or bf16 (bfloat16 inputs, float32 sums, oneDNN's direct kernels; only on CPUs with AVX512_BF16 or AMX; Docs/Benchmarks.md \"bfloat16\").")
+    var precision: EntropySettings.Precision?
+    @Flag(help: "After the study, compute every map again in bf16 on the same inputs and checkpoints and print the agreement with the fp32 maps (Spearman per map) and both rows (precision.txt, precision.csv).")
+    var comparePrecision = false
     @Option(help: "σ parameterisation: direct (authors' code: SGD, clamp) or log (Adam on log σ).") var sigmaParam: EntropySettings.Parameterization?
     @Option(help: "σ optimisation steps T.") var steps: Int?
     @Option(help: "Noise samples K per step.") var noiseSamples: Int?
@@ -98,6 +103,7 @@ struct StudyOptions: ParsableArguments {
         if let p = baselineWeights { trained["baseline"] = absolute(p) }
         if !trained.isEmpty { c.trainedWeights = trained }
         if let v = sigmaParam { c.entropy.parameterization = v }
+        if let v = precision { c.entropy.precision = v == .bfloat16 ? .bfloat16 : nil }
         if let v = steps { c.entropy.steps = v }
         if let v = noiseSamples { c.entropy.noiseSamples = v }
         if let v = alpha { c.entropy.alpha = v }

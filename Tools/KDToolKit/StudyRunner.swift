@@ -26,7 +26,8 @@ enum StudyRunner {
 
     /// Runs `e` and prints its results; returns each seed's outcome.
     @discardableResult
-    static func run(_ e: Experiment, registry: PluginRegistry, compareEstimators: Bool = false) throws -> [Study.Outcome] {
+    static func run(_ e: Experiment, registry: PluginRegistry, compareEstimators: Bool = false,
+                    comparePrecision: Bool = false) throws -> [Study.Outcome] {
         let start = Date()
         func log(_ line: String) {
             let t = Int(Date().timeIntervalSince(start))
@@ -47,9 +48,9 @@ enum StudyRunner {
         let plugin = runner.plugin, root = URL(fileURLWithPath: e.output)
         let painter = plugin as? ResultPictures
         var data: DatasetSource? = nil
-        if painter != nil || compareEstimators { data = try plugin.open(e.dataPath, options: e.options) }
+        if painter != nil || compareEstimators || comparePrecision { data = try plugin.open(e.dataPath, options: e.options) }
         var outcomes: [Study.Outcome] = []
-        var comparisons: [EstimatorComparison.SeedResult] = []
+        var comparisons: [EstimatorComparison.SeedResult] = [], precisions: [EstimatorComparison.SeedResult] = []
         for seed in e.seeds {
             let folder = root.appendingPathComponent("seed-\(seed)")
             let o = try outcome(in: folder)
@@ -64,6 +65,12 @@ enum StudyRunner {
                 comparisons.append(try EstimatorComparison.compare(seed: seed, folder: folder, outcome: o,
                                                                    family: try plugin.family(o.config.family), data: data, log: log))
             }
+            if comparePrecision, let data {
+                var bf16 = o.config.entropy
+                bf16.precision = .bfloat16
+                precisions.append(try EstimatorComparison.compare(seed: seed, folder: folder, outcome: o, second: bf16,
+                                                                  family: try plugin.family(o.config.family), data: data, log: log))
+            }
         }
         var text = e.seeds.count == 1 ? StudyReport.text(outcomes[0]) : tables
         var files = "resolved.yaml, experiment.txt, experiment.csv, seed-N/{report.txt, study.json, table5.csv, per_input.csv, curves.csv, results.sqlite\(painter == nil ? "" : ", pictures/")}"
@@ -73,6 +80,13 @@ enum StudyRunner {
             try EstimatorComparison.csv(comparisons).write(to: root.appendingPathComponent("estimators.csv"), atomically: true, encoding: .utf8)
             text += c
             files += ", estimators.txt, estimators.csv"
+        }
+        if !precisions.isEmpty {
+            let c = PrecisionComparison.text(precisions)
+            try c.write(to: root.appendingPathComponent("precision.txt"), atomically: true, encoding: .utf8)
+            try EstimatorComparison.csv(precisions).write(to: root.appendingPathComponent("precision.csv"), atomically: true, encoding: .utf8)
+            text += c
+            files += ", precision.txt, precision.csv"
         }
         log(String(format: "done in %.1f min", Date().timeIntervalSince(start) / 60))
         print(text, terminator: "")

@@ -40,6 +40,9 @@ public final class EntropyEngine: @unchecked Sendable {
     public init(model: Model, tap: String, settings: EntropySettings, analysedInput: String? = nil,
                 foldBatchNorm: Bool = true) throws {
         try settings.validate()
+        if settings.precision == .bfloat16 && !BLAS.nativeBFloat16 {
+            throw EntropyError.invalidSetting(name: "precision", reason: "bf16 needs a CPU with native bfloat16 products (AVX512_BF16 or AMX); this one has none: use fp32")
+        }
         self.model = model
         self.tapIndex = try model.layerIndex(tap)
         self.tapName = tap
@@ -73,7 +76,11 @@ public final class EntropyEngine: @unchecked Sendable {
         }
     }
 
-    public func makeWorkspace() -> Workspace { Workspace(model: network) }
+    public func makeWorkspace() -> Workspace {
+        let ws = Workspace(model: network)
+        ws.context.bfloat16 = settings.precision == .bfloat16
+        return ws
+    }
 
     /// Workspaces of finished ``analyse(_:threads:progress:)`` calls, reused by the next call: a
     /// workspace holds hundreds of MB at e2 sizes, and a fresh one is page-faulted in (the kernel

@@ -85,6 +85,15 @@ public struct EntropySettings: Codable, Hashable, Sendable {
     /// Seed of the noise; each input's stream is derived from it and the input's id, so results do not
     /// depend on the order or thread in which inputs are analysed.
     public var seed: UInt64 = 2020
+    /// The precision of the products: nil or `.float32` (the default), or `.bfloat16`: bfloat16 inputs and
+    /// float32 sums in the oneDNN convolutions (direct kernels; other layers stay float32), only on CPUs
+    /// with native bfloat16 products (AVX512_BF16, AMX). Named in ``summary`` (so maps of either precision
+    /// are stored apart) only when bf16. See Docs/Benchmarks.md, "bfloat16", for its speed and agreement.
+    public var precision: Precision? = nil
+
+    public enum Precision: String, Codable, Sendable, CaseIterable {
+        case float32 = "fp32", bfloat16 = "bf16"
+    }
     /// The convergence criterion (Method.md §2 "Convergence"): the loss counts as flattened at the chosen
     /// step t* when the mean loss of the `w` steps ending at t* differs from the mean of the `w` steps
     /// before them by at most this fraction of the larger magnitude of the two, w = max(2, ⌊T/10⌋) for T
@@ -117,7 +126,7 @@ public struct EntropySettings: Codable, Hashable, Sendable {
         if let p = pinning {
             s += "pin=\(p.target)@\(p.checkStep)x\(p.alphaFactor) early-stop=\(p.earlyStop ? "on" : "off")"
         } else { s += "pin=off" }
-        return s + " seed=\(seed)"
+        return s + " seed=\(seed)" + (precision == .bfloat16 ? " precision=bf16" : "")
     }
 
     /// Checks ranges; the error says which setting and what is allowed.

@@ -23,9 +23,10 @@ extension Conv2D {
         var usesDNNL: Bool { self == .dnnl || self == .dnnlDirect }
     }
 
-    /// oneDNN's algorithm for this layer under the current backend.
-    var dnnlAlgorithm: Int32 {
-        if dnnlBFloat16 { return Int32(KD_DNNL_DIRECT) | Int32(KD_DNNL_BF16) }
+    /// oneDNN's algorithm for this layer under the current backend; bfloat16 (direct kernels) when the layer
+    /// or the execution asks for it (``dnnlBFloat16``, `LayerContext.bfloat16`).
+    func dnnlAlgorithm(bfloat16: Bool = false) -> Int32 {
+        if dnnlBFloat16 || bfloat16 { return Int32(KD_DNNL_DIRECT) | Int32(KD_DNNL_BF16) }
         return backend == .dnnl && kernel == 3 && stride == 1 && min(inputChannels, outputChannels) >= 16
             ? Int32(KD_DNNL_WINOGRAD) : Int32(KD_DNNL_DIRECT)
     }
@@ -34,9 +35,9 @@ extension Conv2D {
     /// Plans run on one thread: a large call is split by images over kd-tool's own threads, as the other
     /// backends do (with two OpenMP threads per call, libgomp's spin-waiting fought OpenBLAS's threads and
     /// training ran at half the speed; see Docs/Benchmarks.md).
-    func dnnlPlan(_ pass: Int32, inputShape xs: [Int]) -> DNNLPlans.Plan? {
+    func dnnlPlan(_ pass: Int32, inputShape xs: [Int], bfloat16: Bool = false) -> DNNLPlans.Plan? {
         let ys = outputShape(for: xs)
-        let key = DNNLConvKey(pass: pass, algorithm: dnnlAlgorithm, batch: xs[0], height: xs[1], width: xs[2])
+        let key = DNNLConvKey(pass: pass, algorithm: dnnlAlgorithm(bfloat16: bfloat16), batch: xs[0], height: xs[1], width: xs[2])
         return dnnlPlans.plan(key) {
             kd_dnnl_conv_create(pass, key.algorithm, Int32(xs[0]), Int32(xs[1]), Int32(xs[2]), Int32(inputChannels),
                                 Int32(outputChannels), Int32(kernel), Int32(stride), Int32(padding), Int32(ys[1]),
@@ -64,7 +65,7 @@ extension Conv2D {
         var plans: [DNNLPlans.Plan] = []
         defer { for p in plans { p.release() } }
         for b in blocks {
-            guard let plan = dnnlPlan(pass, inputShape: [b.count] + xs.dropFirst()) else { return false }
+            guard let plan = dnnlPlan(pass, inputShape: [b.count] + xs.dropFirst(), bfloat16: c.bfloat16) else { return false }
             plans.append(plan)
         }
         let spaces = plans.enumerated().map { c.buffer(210 + $0.offset, [kd_dnnl_conv_workspace($0.element.pointer)]).data }

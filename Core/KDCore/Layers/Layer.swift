@@ -35,6 +35,9 @@ public final class LayerContext: @unchecked Sendable {
     /// positions (attention's keys, the max over points) must ignore positions at or beyond the length;
     /// position-wise layers need not look at it. Composite layers pass it to their children like `training`.
     public var validLengths: [Int]? = nil
+    /// Products in bfloat16 (float32 sums) where a layer has such a path: oneDNN convolutions (their direct
+    /// kernels). Set by the entropy engine for `EntropySettings.precision` bf16; composites pass it on.
+    public var bfloat16 = false
     /// When false, backward computes only the input gradient (weights are frozen, e.g. the entropy engine).
     public var parameterGradients = true
     /// When false, backward may skip computing the input gradient (the first layer during training).

@@ -38,12 +38,14 @@ public final class Residual: Layer {
     public func forward(_ x: Tensor, _ c: LayerContext) -> Tensor {
         let bodyContext = c.children[0]
         bodyContext.training = c.training
+        bodyContext.bfloat16 = c.bfloat16
         bodyContext.validLengths = c.validLengths
         let main = body.forward(x, bodyContext)
         var side = x
         if let s = shortcut {
             let shortcutContext = c.children[1]
             shortcutContext.training = c.training
+            shortcutContext.bfloat16 = c.bfloat16
             shortcutContext.validLengths = c.validLengths
             side = s.forward(x, shortcutContext)
         }

@@ -38,7 +38,7 @@ struct DNNLChainKey: Hashable {
 
 extension Sequential {
     /// Whether `layer` can be part of a chain: a ``Conv2D`` on a oneDNN backend in float32, a ``ReLU``, or a
-    /// ``MaxPool2D``.
+    /// ``MaxPool2D``. (bfloat16 convolutions run layer by layer.)
     private func chainable(_ layer: Layer) -> Bool {
         if let conv = layer as? Conv2D { return conv.backend.usesDNNL && !conv.dnnlBFloat16 }
         return layer is ReLU || layer is MaxPool2D
@@ -59,7 +59,7 @@ extension Sequential {
             if let conv = layers[i].1 as? Conv2D {
                 return kd_chain_layer(kind: Int32(KD_CHAIN_CONV), channels: Int32(conv.outputChannels),
                                       kernel: Int32(conv.kernel), stride: Int32(conv.stride), padding: Int32(conv.padding),
-                                      has_bias: conv.bias == nil ? 0 : 1, algorithm: conv.dnnlAlgorithm)
+                                      has_bias: conv.bias == nil ? 0 : 1, algorithm: conv.dnnlAlgorithm())
             }
             if let pool = layers[i].1 as? MaxPool2D {
                 return kd_chain_layer(kind: Int32(KD_CHAIN_MAXPOOL), channels: 0, kernel: Int32(pool.kernel),

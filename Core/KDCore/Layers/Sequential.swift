@@ -30,11 +30,12 @@ public final class Sequential: Layer {
     /// (``fusesDNNLChains``; Sequential+DNNL.swift).
     public func forward(_ x: Tensor, _ c: LayerContext, range: Range<Int>) -> Tensor {
         var h = x
-        let fuse = fusesDNNLChains && !c.training && !c.parameterGradients
+        let fuse = fusesDNNLChains && !c.training && !c.parameterGradients && !c.bfloat16
         var i = range.lowerBound
         while i < range.upperBound {
             let lc = c.children[i]
             lc.training = c.training
+            lc.bfloat16 = c.bfloat16
             lc.validLengths = c.validLengths
             if fuse, let run = fusableRun(at: i, within: range), let y = forwardChain(h, c, run: run) {
                 h = y

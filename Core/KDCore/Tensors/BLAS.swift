@@ -27,6 +27,10 @@ public enum BLAS {
         return asked.flatMap(Library.init(rawValue:)) ?? .onednn
     }()
 
+    /// Whether oneDNN runs bfloat16 products natively on this CPU (AVX512_BF16 or AMX): the condition of
+    /// `EntropySettings.precision` bf16.
+    public static var nativeBFloat16: Bool { kd_dnnl_has_bf16() != 0 }
+
     /// How bench lines and run records name the products' library: "onednn" or "openblas:<kernel family>".
     public static var description: String { library == .onednn ? "onednn" : "openblas:\(coreName)" }
 

@@ -329,6 +329,10 @@ extension Experiment {
         if let v = m.take("reduction") { e.reduction = try v.choice(EntropySettings.Reduction.allCases.map { ($0.rawValue, $0) }) }
         if let v = m.take("seed") { e.seed = UInt64(max(0, try v.int())) }
         if let v = m.take("flat-tolerance") { e.flatTolerance = try v.double() }
+        if let v = m.take("precision") {
+            let p = try v.choice(EntropySettings.Precision.allCases.map { ($0.rawValue, $0) })
+            e.precision = p == .bfloat16 ? .bfloat16 : nil
+        }
         if let v = m.take("pinning") {
             if v.isScalar {
                 guard try v.bool() == false else { throw v.error("pinning is false (off) or a mapping {target, check-step, alpha-factor, tolerance}") }

@@ -63,6 +63,7 @@ extension Experiment {
             ("tau", .number(Double(e.tau))), ("tau-relative", .bool(e.tauScale == .inputStandardDeviation)),
             ("feature-transform", .scalar(e.featureTransform.rawValue)), ("reduction", .scalar(e.reduction.rawValue)),
             ("seed", .int(Int(e.seed))), ("flat-tolerance", .number(e.flatTolerance)),
+            ("precision", .scalar((e.precision ?? .float32).rawValue)),
         ]
         if let p = e.pinning {
             entropy.append(("pinning", .map([("target", .number(p.target)), ("check-step", .int(p.checkStep)),
