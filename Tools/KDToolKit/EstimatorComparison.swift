@@ -129,13 +129,16 @@ enum EstimatorComparison {
         return (ok, why)
     }
 
+    /// "value [lower, upper]" of a row's cell (3 significant digits), "n/a" when missing.
+    static func cell(_ e: MetricEstimate?) -> String {
+        guard let e else { return "n/a" }
+        let ci = e.ci95Lower.map { String(format: " [%.3g, %.3g]", $0, e.ci95Upper ?? .nan) } ?? ""
+        return String(format: "%.3g", e.value) + ci
+    }
+
     static func text(_ results: [SeedResult]) -> String {
         guard let first = results.first else { return "" }
-        func g(_ e: MetricEstimate?) -> String {
-            guard let e else { return "n/a" }
-            let ci = e.ci95Lower.map { String(format: " [%.3g, %.3g]", $0, e.ci95Upper ?? .nan) } ?? ""
-            return String(format: "%.3g", e.value) + ci
-        }
+        let g = cell
         var out = "\nEstimator comparison (same inputs and checkpoints):\n"
         out += "  \(Estimator.of(first.first.config.entropy).rawValue): \(first.first.config.entropy.summary)\n"
         out += "  \(Estimator.of(first.second.config.entropy).rawValue): \(first.second.config.entropy.summary)\n"

@@ -10,11 +10,7 @@ enum PrecisionComparison {
 
     static func text(_ results: [EstimatorComparison.SeedResult]) -> String {
         guard let first = results.first else { return "" }
-        func g(_ e: MetricEstimate?) -> String {
-            guard let e else { return "n/a" }
-            let ci = e.ci95Lower.map { String(format: " [%.3g, %.3g]", $0, e.ci95Upper ?? .nan) } ?? ""
-            return String(format: "%.3g", e.value) + ci
-        }
+        let g = EstimatorComparison.cell
         var out = "\nPrecision comparison (same estimator, inputs and checkpoints):\n"
         out += "  fp32: \(first.first.config.entropy.summary)\n  bf16: \(first.second.config.entropy.summary)\n"
         let values = results.flatMap { $0.spearman.map(\.value) }

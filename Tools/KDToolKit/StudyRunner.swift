@@ -74,19 +74,14 @@ enum StudyRunner {
         }
         var text = e.seeds.count == 1 ? StudyReport.text(outcomes[0]) : tables
         var files = "resolved.yaml, experiment.txt, experiment.csv, seed-N/{report.txt, study.json, table5.csv, per_input.csv, curves.csv, results.sqlite\(painter == nil ? "" : ", pictures/")}"
-        if !comparisons.isEmpty {
-            let c = EstimatorComparison.text(comparisons)
-            try c.write(to: root.appendingPathComponent("estimators.txt"), atomically: true, encoding: .utf8)
-            try EstimatorComparison.csv(comparisons).write(to: root.appendingPathComponent("estimators.csv"), atomically: true, encoding: .utf8)
+        // The comparisons asked for: NAME.txt (the text, also printed) and NAME.csv (Spearman per map).
+        for (name, results, render) in [("estimators", comparisons, EstimatorComparison.text),
+                                         ("precision", precisions, PrecisionComparison.text)] where !results.isEmpty {
+            let c = render(results)
+            try c.write(to: root.appendingPathComponent("\(name).txt"), atomically: true, encoding: .utf8)
+            try EstimatorComparison.csv(results).write(to: root.appendingPathComponent("\(name).csv"), atomically: true, encoding: .utf8)
             text += c
-            files += ", estimators.txt, estimators.csv"
-        }
-        if !precisions.isEmpty {
-            let c = PrecisionComparison.text(precisions)
-            try c.write(to: root.appendingPathComponent("precision.txt"), atomically: true, encoding: .utf8)
-            try EstimatorComparison.csv(precisions).write(to: root.appendingPathComponent("precision.csv"), atomically: true, encoding: .utf8)
-            text += c
-            files += ", precision.txt, precision.csv"
+            files += ", \(name).txt, \(name).csv"
         }
         log(String(format: "done in %.1f min", Date().timeIntervalSince(start) / 60))
         print(text, terminator: "")
