@@ -72,6 +72,23 @@ import _TestSupport
         #expect(try again.resolvedYAML() == resolved, "resolving a resolved file changes nothing")
     }
 
+    /// `entropy.precision`: bf16 is read, written out and read back; fp32 is the default (and writes the
+    /// same summary as before the key existed); anything else names the choices.
+    @Test func precisionIsASetting() throws {
+        let dir = try Self.folder("precision")
+        let yaml = Self.base.replacingOccurrences(of: "pinning: false}", with: "pinning: false, precision: bf16}")
+        let e = try Self.parse(yaml, in: dir)
+        #expect(e.config.entropy.precision == .bfloat16)
+        #expect(e.config.entropy.summary.hasSuffix(" precision=bf16"))
+        let resolved = try e.resolvedYAML()
+        #expect(resolved.contains("precision: bf16"))
+        let plain = try Self.parse(Self.base, in: dir)
+        let plainResolved = try plain.resolvedYAML()
+        #expect(plain.config.entropy.precision == nil && plainResolved.contains("precision: fp32"))
+        let bad = Self.failure(Self.base.replacingOccurrences(of: "pinning: false}", with: "pinning: false, precision: fp16}"), in: dir)
+        #expect(bad?.contains("fp32") == true && bad?.contains("bf16") == true, "\(bad ?? "accepted")")
+    }
+
     /// The help screens, reviewed like HelpTests does for the other subcommands.
     @Test func theExperimentCommandHasFullHelpNamingNoModality() {
         let root = KDTool.helpMessage()
