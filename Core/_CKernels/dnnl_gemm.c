@@ -14,3 +14,5 @@ int kd_dnnl_has_bf16(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
 }
+
+int kd_dnnl_available(void) { return kd_dnnl_engine() != NULL; }

@@ -95,7 +95,8 @@ import _TestSupport
     }
 }
 
-/// A plugin's training augmentation reaches every trainer of a study, is recorded with the results, and is
+/// A plugin's training augmentation reaches every trainer of a study, is recorded with the results (as are
+/// the libraries that computed them), and is
 /// part of the run's identity: the same folder refuses the same study without it.
 @Suite struct StudyAugmentationTests {
     @Test func augmentationIsAppliedRecordedAndPartOfTheIdentity() throws {
@@ -124,6 +125,9 @@ import _TestSupport
         #expect(counter.batches > 0, "the augmentation never ran")
         #expect(outcome.augmentation == "flip-sign(test)")
         #expect(StudyReport.text(outcome).contains("augmentation: flip-sign(test)"))
+        // The libraries that computed the numbers are recorded with them.
+        #expect(outcome.compute == BLAS.computeSummary && BLAS.computeSummary.hasPrefix("gemm="))
+        #expect(StudyReport.settingsLine(outcome).contains("compute: \(BLAS.computeSummary);"))
         let again = try Study(config: config, family: try plugin.family("tiny-mlp"), data: data, folder: folder)
         #expect(throws: StudyError.self) { _ = try again.run() }
     }

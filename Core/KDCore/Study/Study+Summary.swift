@@ -75,6 +75,7 @@ extension Study {
         outcome.augmentation = augmentation?.description
         outcome.datasetPath = datasetPath
         outcome.notes = notes.isEmpty ? nil : notes
+        outcome.compute = BLAS.computeSummary
         for n in notes { log("note: \(n)") }
         return outcome
     }

@@ -108,6 +108,9 @@ public final class Study {
         /// What could not be measured and why (e.g. D and ρ of a network brought as one final checkpoint);
         /// nil when everything was measured.
         public var notes: [String]? = nil
+        /// The libraries that computed the numbers in the process that summarised them (``BLAS/computeSummary``,
+        /// e.g. "gemm=onednn conv=onednn"): they change float rounding only. nil in files written before.
+        public var compute: String? = nil
     }
 
     /// The whole study: every step in order. Releases the folder's lock and store when done.

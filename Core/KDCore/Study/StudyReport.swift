@@ -65,6 +65,7 @@ public enum StudyReport {
         s += "weight-scope=\(m.weightScope.rawValue) rho-initial=\(m.rhoIncludesInitial) rho-empty=\(m.rhoEmptyUnion.rawValue) "
         s += "filter=\(m.effectiveFilter.map { "from epoch \($0.fromEpoch)" } ?? "off"); "
         if let a = o.augmentation { s += "augmentation: \(a); " }
+        if let x = o.compute { s += "compute: \(x); " }
         s += "data: " + o.datasetSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         return s
     }

@@ -34,6 +34,12 @@ public enum BLAS {
     /// How bench lines and run records name the products' library: "onednn" or "openblas:<kernel family>".
     public static var description: String { library == .onednn ? "onednn" : "openblas:\(coreName)" }
 
+    /// The libraries behind a run's numbers, for run records: the products' library and, when oneDNN can
+    /// start, that convolutions run on it by default (kd-tool's own kernels where it has no fast one).
+    public static var computeSummary: String {
+        "gemm=\(description) conv=\(kd_dnnl_available() != 0 ? "onednn" : "kd-tool")"
+    }
+
     /// Products of at least this many multiply-adds are split over ``threads`` threads (oneDNN library).
     static let parallelMinimumMACs = 1 << 22
 

@@ -95,6 +95,8 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *chain, int down, int upto, const float
 // MARK: - oneDNN matrix products (dnnl_gemm.c)
 /// C = alpha · op(A) · op(B) + beta · C, row-major (op(A) m × k, op(B) k × n), on oneDNN's sgemm with one
 /// thread (the caller splits large products over its own threads). 0 when oneDNN reports an error.
+/// 1 when oneDNN's CPU engine starts (its convolutions and products can run).
+int kd_dnnl_available(void);
 /// 1 when oneDNN runs bfloat16 products natively on this CPU (AVX512_BF16 or newer, e.g. AMX).
 int kd_dnnl_has_bf16(void);
 int kd_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
