@@ -68,8 +68,10 @@ public final class Sequential: Layer {
                 // Parameter gradients after all (or a oneDNN error): the run's layers forward again, one by one.
                 var h = record.input
                 for j in record.layers {
-                    c.children[j].fusedRun = nil
-                    h = layers[j].1.forward(h, c.children[j])
+                    let jc = c.children[j]
+                    jc.fusedRun = nil
+                    (jc.training, jc.bfloat16, jc.validLengths) = (c.training, c.bfloat16, c.validLengths)
+                    h = layers[j].1.forward(h, jc)
                 }
             }
             lc.parameterGradients = c.parameterGradients
