@@ -69,11 +69,8 @@ extension Conv2D {
             plans.append(plan)
         }
         let spaces = plans.enumerated().map { c.buffer(210 + $0.offset, [kd_dnnl_conv_workspace($0.element.pointer)]).data }
-        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: workers) { ok in
-            forEachImageBlock(batch: batch, workers: workers) { w, images in
-                ok[w] = run(plans[w].pointer, images, w, spaces[w])
-            }
-            return ok.allSatisfy { $0 }
+        return Parallel.imageBlocksSucceed(batch: batch, workers: workers) { w, images in
+            run(plans[w].pointer, images, w, spaces[w])
         }
     }
 

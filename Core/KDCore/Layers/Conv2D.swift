@@ -124,7 +124,7 @@ public final class Conv2D: Layer {
             let count = Winograd.workspaceCount(inputs: ci, outputs: co)
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
                 for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
-                forEachImageBlock(batch: batch, workers: workers) { w, images in
+                Parallel.imageBlocks(batch: batch, workers: workers) { w, images in
                     Winograd.convolve(x.data, images: images, height: h, width: wd, inputs: ci, outputs: co,
                                       filters: u, bias: bias?.value.data, into: y.data, workspace: ws[w])
                 }
@@ -134,7 +134,7 @@ public final class Conv2D: Layer {
         c.save(1, nil)
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { cols in
             for w in 0..<workers { cols[w] = c.buffer(2 + w, [colRows, patchSize]).data }
-            forEachImageBlock(batch: batch, workers: workers) { w, images in
+            Parallel.imageBlocks(batch: batch, workers: workers) { w, images in
                 forwardRows(x, y, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
                             col: cols[w])
             }
@@ -176,7 +176,7 @@ public final class Conv2D: Layer {
             let count = Winograd.workspaceCount(inputs: co, outputs: ci)
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: workers) { ws in
                 for w in 0..<workers { ws[w] = c.buffer(100 + w, [count]).data }
-                forEachImageBlock(batch: batch, workers: workers) { w, images in
+                Parallel.imageBlocks(batch: batch, workers: workers) { w, images in
                     Winograd.convolve(dy.data, images: images, height: h, width: wd, inputs: co, outputs: ci,
                                       filters: u, flipped: true, bias: nil, into: dx.data, workspace: ws[w])
                 }
@@ -194,7 +194,7 @@ public final class Conv2D: Layer {
                     if wantBias { p[3 * w + 2].update(repeating: 0, count: co) }
                 }
             }
-            forEachImageBlock(batch: batch, workers: workers) { w, images in
+            Parallel.imageBlocks(batch: batch, workers: workers) { w, images in
                 backwardRows(x, dy, dx, yShape, rows: images.lowerBound * rows / batch ..< images.upperBound * rows / batch,
                              col: p[3 * w], weightGradient: wantWeight ? p[3 * w + 1] : nil,
                              biasGradient: wantBias ? p[3 * w + 2] : nil, inputGradient: wantInput && !winogradInput)
@@ -222,19 +222,6 @@ public final class Conv2D: Layer {
     func workerCount(batch: Int, rows: Int) -> Int {
         let wanted = threads ?? (rows * patchSize * outputChannels >= Self.parallelMinimumMACs ? BLAS.threads : 1)
         return max(1, min(wanted, batch))
-    }
-
-    /// Runs `body(worker, images)` over `workers` contiguous blocks of images. Several workers run on our
-    /// own threads with OpenBLAS at one thread each: one block per core and no synchronisation per
-    /// chunk (with OpenBLAS splitting every chunk's small GEMM over two threads instead, a third of
-    /// training time went to its threads waiting for each other). One worker runs inline.
-    func forEachImageBlock(batch: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
-        if workers == 1 { body(0, 0..<batch); return }
-        BLAS.withThreads(1) {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                body(w, (batch * w / workers)..<(batch * (w + 1) / workers))
-            }
-        }
     }
 
     /// Rows of the col workspace each worker needs: a chunk of its largest block.

@@ -16,13 +16,11 @@ final class FusedRun {
     let layers: Range<Int>
     /// The run's input (unchanged until the backward, as every layer's input).
     let input: Tensor
-    let inputShape: [Int]
     let workers: Int
 
     init(layers: Range<Int>, input: Tensor, workers: Int) {
         self.layers = layers
         self.input = input
-        self.inputShape = input.shape
         self.workers = workers
     }
 }
@@ -91,16 +89,6 @@ extension Sequential {
         return plans
     }
 
-    /// Runs `body(worker, images)` over the blocks, concurrently when there are several.
-    private func forEachBlock(batch: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
-        if workers == 1 { body(0, 0..<batch); return }
-        BLAS.withThreads(1) {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                body(w, (batch * w / workers)..<(batch * (w + 1) / workers))
-            }
-        }
-    }
-
     /// Forward through `run` as one chain; nil when oneDNN cannot (the caller runs the layers one by one).
     /// Records the run in the layers' contexts for ``backwardChain``.
     func forwardChain(_ x: Tensor, _ c: LayerContext, run: Range<Int>) -> Tensor? {
@@ -117,12 +105,9 @@ extension Sequential {
         let weights: [UnsafePointer<Float>?] = run.map { (layers[$0].1 as? Conv2D).map { UnsafePointer($0.weight.value.data) } }
         let biases: [UnsafePointer<Float>?] = run.map { (layers[$0].1 as? Conv2D)?.bias.map { UnsafePointer($0.value.data) } }
         let (xImage, yImage) = (x.count / batch, y.count / batch)
-        let ok = withUnsafeTemporaryAllocation(of: Bool.self, capacity: workers) { ok in
-            forEachBlock(batch: batch, workers: workers) { w, images in
-                ok[w] = kd_dnnl_chain_forward(plans[w].pointer, x.data + images.lowerBound * xImage, weights, biases,
-                                              y.data + images.lowerBound * yImage, spaces[w]) != 0
-            }
-            return ok.allSatisfy { $0 }
+        let ok = Parallel.imageBlocksSucceed(batch: batch, workers: workers) { w, images in
+            kd_dnnl_chain_forward(plans[w].pointer, x.data + images.lowerBound * xImage, weights, biases,
+                                  y.data + images.lowerBound * yImage, spaces[w]) != 0
         }
         guard ok else { return nil }
         let record = FusedRun(layers: run, input: x, workers: workers)
@@ -135,21 +120,18 @@ extension Sequential {
     /// chains and workspaces are reused. False when oneDNN reports an error.
     func backwardChain(_ dy: Tensor, _ c: LayerContext, record: FusedRun, top: Int, bottom: Int, wantInput: Bool) -> Tensor? {
         let run = record.layers
-        let inShape = layers[run.lowerBound..<bottom].reduce(record.inputShape) { $1.1.outputShape(for: $0) }
+        let inShape = layers[run.lowerBound..<bottom].reduce(record.input.shape) { $1.1.outputShape(for: $0) }
         let first = c.children[run.lowerBound]
         let dx = c.children[bottom].buffer(298, inShape)
-        guard let plans = blockChains(run, record.inputShape, workers: record.workers) else { return nil }
+        guard let plans = blockChains(run, record.input.shape, workers: record.workers) else { return nil }
         defer { plans.forEach { $0.release() } }
-        let batch = record.inputShape[0]
+        let batch = record.input.shape[0]
         let spaces = plans.enumerated().map { first.buffer(300 + $0.offset, [kd_dnnl_chain_workspace($0.element.pointer)]).data }
         let (dxImage, dyImage) = (dx.count / batch, dy.count / batch)
         let (down, upto) = (Int32(bottom - run.lowerBound), Int32(top + 1 - run.lowerBound))
-        let ok = withUnsafeTemporaryAllocation(of: Bool.self, capacity: record.workers) { ok in
-            forEachBlock(batch: batch, workers: record.workers) { w, images in
-                ok[w] = kd_dnnl_chain_backward(plans[w].pointer, down, upto, dy.data + images.lowerBound * dyImage,
-                                               wantInput ? dx.data + images.lowerBound * dxImage : nil, spaces[w]) != 0
-            }
-            return ok.allSatisfy { $0 }
+        let ok = Parallel.imageBlocksSucceed(batch: batch, workers: record.workers) { w, images in
+            kd_dnnl_chain_backward(plans[w].pointer, down, upto, dy.data + images.lowerBound * dyImage,
+                                   wantInput ? dx.data + images.lowerBound * dxImage : nil, spaces[w]) != 0
         }
         return ok ? dx : nil
     }
