@@ -24,6 +24,7 @@ typedef struct {
     dnnl_primitive_t r_mid;     // next layer's diff_src → diff_dst
     dnnl_primitive_t r_exit;    // diff_src → user_in (backward ending at this layer)
     dnnl_primitive_t rw_fwd, rw_bwd;
+    int shared_w;   // the backward takes the forward's weight layout: one copy serves both
     size_t off_fin, off_dst, off_wf, off_wb, off_pws, off_diff, off_tmp;
     char impl[2][64];
 } kd_chain_op;
@@ -269,7 +270,8 @@ kd_dnnl_chain *kd_dnnl_chain_create(const kd_chain_layer *layers, int count, int
         o->off_fin = off; if (o->r_fin) off += kd_dnnl_floats(&o->src);
         o->off_dst = o->fused ? c->ops[i - 1].off_dst : off; if (!o->fused) off += kd_dnnl_floats(&o->dst);
         o->off_wf = off; if (o->kind == KD_CHAIN_CONV) off += kd_dnnl_floats(&o->w_fwd);
-        o->off_wb = off; if (o->kind == KD_CHAIN_CONV) off += kd_dnnl_floats(&o->w_bwd);
+        o->shared_w = o->kind == KD_CHAIN_CONV && dnnl_memory_desc_equal(&o->w_fwd, &o->w_bwd);
+        o->off_wb = o->shared_w ? o->off_wf : off; if (o->kind == KD_CHAIN_CONV && !o->shared_w) off += kd_dnnl_floats(&o->w_bwd);
         o->off_pws = off; if (o->kind == KD_CHAIN_MAXPOOL) off += kd_dnnl_floats(&o->pool_ws);
         o->off_diff = off; off += kd_dnnl_floats(&o->diff_src);
         o->off_tmp = off; if (o->r_mid || o->r_entry) off += kd_dnnl_floats(&o->diff_dst);
@@ -333,8 +335,11 @@ int kd_dnnl_chain_forward(kd_dnnl_chain *c, const float *x, const float *const *
         if (!ok || o->fused) { in = dst; in_md = &o->dst; continue; }
         if (o->kind == KD_CHAIN_CONV) {
             if (!weights[i] || (o->has_bias && !biases[i])) return 0;
+            // The weights in the layouts the passes take: once when both take the same one; the first layer's
+            // backward layout not at all when kd_small_conv_input_gradient does its input gradient.
             ok = kd_move(s, o->rw_fwd, &o->w_user, weights[i], &o->w_fwd, ws + o->off_wf) &&
-                 kd_move(s, o->rw_bwd, &o->w_user, weights[i], &o->w_bwd, ws + o->off_wb);
+                 (o->shared_w || (i == 0 && c->small0) ||
+                  kd_move(s, o->rw_bwd, &o->w_user, weights[i], &o->w_bwd, ws + o->off_wb));
             if (i == 0 && c->small0) memcpy(ws + c->off_w0, weights[0], dnnl_memory_desc_get_size(&o->w_user));
             kd_arg a[5] = {{DNNL_ARG_SRC, &o->src, (void *)src}, {DNNL_ARG_WEIGHTS, &o->w_fwd, ws + o->off_wf},
                            {DNNL_ARG_DST, &o->dst, dst}, {DNNL_ARG_SCRATCHPAD, &o->scratch_f, scratch},
@@ -362,8 +367,9 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *c, int down, int upto, const float *dy
     kd_dnnl_omp_threads(1);
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), *scratch = ws + c->off_scratch;
     int lowest = dx ? down : down + 1, ok = 1;
-    int small = c->small0 && down == 0 && dx && upto >= 2;
-    if (small) lowest = 2;
+    // With small0 the first layer's input gradient is always kd-tool's kernel (its oneDNN weights are not kept).
+    int small = c->small0 && down == 0 && dx;
+    if (small) lowest = upto >= 2 ? 2 : 1;
     const float *g = dy;   // the gradient at the current layer's output, in layout *g_md
     const dnnl_memory_desc_t *g_md = &c->ops[upto - 1].user_out;
     for (int i = upto - 1; ok && i >= lowest; i--) {
@@ -391,11 +397,12 @@ int kd_dnnl_chain_backward(kd_dnnl_chain *c, int down, int upto, const float *dy
         g = out; g_md = &o->diff_src;
     }
     if (ok && small) {
-        // The gradient at the ReLU's output in NHWC, then the ReLU and the first convolution in one kernel.
+        // The gradient at the ReLU's output in NHWC, then the ReLU and the first convolution in one kernel; or,
+        // when the backward starts at the convolution's own output (upto 1), that gradient and no ReLU.
         kd_chain_op *o0 = &c->ops[0], *o1 = &c->ops[1];
         if (upto > 2 && o1->r_mid) { ok = kd_move(s, o1->r_mid, g_md, g, &o1->diff_dst, ws + o1->off_tmp); g = ws + o1->off_tmp; }
         ok = ok && dnnl_stream_wait(s) == dnnl_success &&
-             kd_small_conv_input_gradient(g, ws + o0->off_dst, ws + c->off_w0, (int)o0->user_in.dims[0], (int)o0->user_in.dims[2],
+             kd_small_conv_input_gradient(g, upto >= 2 ? ws + o0->off_dst : NULL, ws + c->off_w0, (int)o0->user_in.dims[0], (int)o0->user_in.dims[2],
                                           (int)o0->user_in.dims[3], o0->ci, o0->co, o0->k, c->pad0, dx, ws + c->off_small);
         return ok;
     }
