@@ -82,11 +82,13 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// The product on oneDNN: one call, or row (column) blocks of C on ``threads`` threads. False when
-    /// oneDNN reports an error before writing anything (its argument checks), so OpenBLAS can do it instead.
+    /// The product on oneDNN: one call, or row (column) blocks of C on ``threads`` threads. False, with C
+    /// untouched, when a row stride is too short for its matrix (OpenBLAS then reports the call as BLAS
+    /// does); oneDNN's own checks are the same, so no block can fail after another has written C.
     private static func oneDNN(threads: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        guard lda >= max(1, transA ? m : k), ldb >= max(1, transB ? k : n), ldc >= max(1, n) else { return false }
         let (ta, tb) = (Int32(transA ? 1 : 0), Int32(transB ? 1 : 0))
         let workers = m * n * k >= parallelMinimumMACs ? min(threads, max(m, n) / 16) : 1
         if workers <= 1 {
