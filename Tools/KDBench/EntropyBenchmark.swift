@@ -25,31 +25,30 @@ public enum EntropyBenchmark {
         return m
     }
 
-    /// Turns Winograd convolution on or off in every ``Conv2D`` of `model` (off: im2col + GEMM throughout).
-    public static func setWinograd(_ on: Bool, in model: Model) {
+    /// Calls `body` on every layer of `model`, children included.
+    static func forEachLayer(in model: Model, _ body: (Layer) -> Void) {
         func walk(_ l: Layer) {
-            if let c = l as? Conv2D { c.winograd = on }
+            body(l)
             for (_, child) in l.children { walk(child) }
         }
-        for (_, l) in model.body.layers { walk(l) }
+        walk(model.body)
+    }
+
+    /// Turns Winograd convolution on or off in every ``Conv2D`` of `model` (off: im2col + GEMM throughout).
+    public static func setWinograd(_ on: Bool, in model: Model) {
+        forEachLayer(in: model) { ($0 as? Conv2D)?.winograd = on }
     }
 
     /// Sets the convolution backend of every ``Conv2D`` of `model` (Docs/Benchmarks.md, "oneDNN convolutions").
     public static func setBackend(_ backend: Conv2D.Backend, bfloat16: Bool = false, in model: Model) {
-        func walk(_ l: Layer) {
+        forEachLayer(in: model) { l in
             if let c = l as? Conv2D { c.backend = backend; c.dnnlBFloat16 = bfloat16 }
-            for (_, child) in l.children { walk(child) }
         }
-        for (_, l) in model.body.layers { walk(l) }
     }
 
     /// Turns oneDNN layer chains (``Sequential/fusesDNNLChains``) on or off in every ``Sequential`` of `model`.
     public static func setLayerChains(_ on: Bool, in model: Model) {
-        func walk(_ l: Layer) {
-            if let s = l as? Sequential { s.fusesDNNLChains = on }
-            for (_, child) in l.children { walk(child) }
-        }
-        walk(model.body)
+        forEachLayer(in: model) { ($0 as? Sequential)?.fusesDNNLChains = on }
     }
 
     /// Runs one warm-up round (3 steps) and `repeats` timed rounds of `threads` samples in parallel, each
